@@ -1,0 +1,112 @@
+"""Dataset adapter registry and ``load_dataset``.
+
+An adapter is a factory ``fn(root: Path, split: str, fold: int, **options) -> VideoDataset``. Its
+keyword options are read from its signature, so ``load_dataset`` can reject unknown options with the
+list of valid ones. Third-party packages register adapters through the entry-point group
+``ssl_video.datasets`` (``name = "package.module:factory"``); the factory may or may not already be
+decorated with ``register_dataset``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from .record import DatasetError, VideoDataset
+
+ENTRY_POINT_GROUP = "ssl_video.datasets"
+DEFAULT_SPLITS = ("train", "val", "test", "all")
+
+
+@dataclass(frozen=True)
+class _Adapter:
+    factory: Callable[..., VideoDataset]
+    splits: tuple[str, ...]
+    folds: tuple[int, ...] | None
+
+
+_ADAPTERS: dict[str, _Adapter] = {}
+_entry_points_loaded = False
+
+
+def register_dataset(
+    name: str, *, splits: Sequence[str] = DEFAULT_SPLITS, folds: Sequence[int] | None = None
+):
+    """Decorator registering an adapter factory under ``name``.
+
+    ``splits`` are the split names it accepts; ``folds`` the official folds (None: no folds, the
+    dataset's ``fold`` is None and the ``fold`` argument is ignored).
+    """
+
+    def decorator(factory: Callable[..., VideoDataset]) -> Callable[..., VideoDataset]:
+        if name in _ADAPTERS and _ADAPTERS[name].factory is not factory:
+            raise ValueError(f"dataset adapter {name!r} is already registered")
+        _ADAPTERS[name] = _Adapter(factory, tuple(splits), tuple(folds) if folds is not None else None)
+        return factory
+
+    return decorator
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _ADAPTERS:
+            continue
+        try:
+            obj = ep.load()
+        except Exception as e:  # a broken plugin must not break the built-in adapters
+            warnings.warn(
+                f"dataset adapter entry point {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=2
+            )
+            continue
+        if ep.name not in _ADAPTERS and callable(obj):
+            register_dataset(ep.name)(obj)
+
+
+def list_datasets() -> list[str]:
+    """Names accepted by ``load_dataset`` (built-in and entry-point adapters), sorted."""
+    _load_entry_points()
+    return sorted(_ADAPTERS)
+
+
+def _option_names(factory: Callable) -> tuple[list[str], bool]:
+    params = list(inspect.signature(factory).parameters.values())[3:]  # after root, split, fold
+    names = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def load_dataset(name: str, root: str | Path, split: str = "train", fold: int = 1, **options) -> VideoDataset:
+    """Load the records of ``split`` (``"all"``: every split of the fold) of dataset ``name`` under ``root``.
+
+    Raises DatasetError for an unknown name, split, fold or option (listing the valid ones), a root
+    that does not exist, and malformed annotation files (naming file and line).
+    """
+    _load_entry_points()
+    if name not in _ADAPTERS:
+        raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(sorted(_ADAPTERS))}")
+    adapter = _ADAPTERS[name]
+    if split not in adapter.splits:
+        raise DatasetError(
+            f"dataset {name!r} has no split {split!r}; valid splits: {', '.join(adapter.splits)}"
+        )
+    if adapter.folds is not None and fold not in adapter.folds:
+        raise DatasetError(f"dataset {name!r} has no fold {fold!r}; valid folds: {list(adapter.folds)}")
+    valid, takes_any = _option_names(adapter.factory)
+    unknown = sorted(set(options) - set(valid))
+    if unknown and not takes_any:
+        raise DatasetError(
+            f"unknown option(s) {', '.join(unknown)} for dataset {name!r}; valid options: "
+            + (", ".join(valid) if valid else "none")
+        )
+    root_path = Path(os.path.abspath(Path(root).expanduser()))
+    if not root_path.is_dir():
+        raise DatasetError(f"dataset root {str(root_path)!r} is not a directory")
+    return adapter.factory(root_path, split, fold, **options)

@@ -1,0 +1,138 @@
+"""The pretext-task plugin interface and its registry.
+
+A task declares what each sample needs decoded (``plan``), builds the sample and its target on the
+data worker (``make_sample``), owns its heads (``build_heads``) and computes its loss (``loss``).
+The engine knows nothing else about a task.
+
+Shapes: a sample is a dict of tensors; pixel tensors are uint8 and become float in [0, 1] on the
+device (the engine converts every uint8 tensor). Clips are (C, T, H, W) per sample, tuples of clips
+(K, C, T, H, W); after collation a leading batch dimension B is added.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ConfigError, from_dict
+from ..video import VideoMeta
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """What to decode for one sample: frame indices per view, in the order the task wants them.
+
+    views: list of int arrays, one per view (clip or frame tuple), each (T_view,).
+    The data layer decodes the sorted union of all indices in one pass and hands back one
+    (T_view, H, W, 3) uint8 array per view.
+    """
+
+    views: list[np.ndarray]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def union(self) -> np.ndarray:
+        """Sorted unique frame indices over all views, (N,)."""
+        return np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in self.views]))
+
+
+@dataclass
+class TaskOutput:
+    """loss: scalar tensor to minimise; metrics: scalar tensors to log (e.g. ``acc``)."""
+
+    loss: torch.Tensor
+    metrics: dict[str, torch.Tensor]
+
+
+class PretextTask(ABC):
+    """Base class of pretext-task plugins. Subclasses set ``name`` and a ``Params`` dataclass."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+    chance_accuracy: ClassVar[float | None] = None
+
+    def __init__(self, params: Any):
+        self.params = params
+
+    @abstractmethod
+    def min_frames(self) -> int:
+        """Shortest video (in frames) this task can sample from; shorter ones are skipped."""
+
+    @abstractmethod
+    def plan(self, meta: VideoMeta, rng: np.random.Generator) -> SamplePlan:
+        """Choose the frames of every view for one sample of the video described by ``meta``."""
+
+    @abstractmethod
+    def make_sample(
+        self, views: list[np.ndarray], plan: SamplePlan, rng: np.random.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Decoded views (each (T_view, H, W, 3) uint8) -> sample tensors including ``target``."""
+
+    @abstractmethod
+    def build_heads(self, encoder_dim: int) -> nn.Module:
+        """The task's trainable heads on top of a (B, encoder_dim) encoder output."""
+
+    @abstractmethod
+    def loss(self, encoder: nn.Module, heads: nn.Module, batch: dict[str, torch.Tensor]) -> TaskOutput:
+        """Forward the batch through encoder and heads and return the loss and metrics."""
+
+    def clips_per_sample(self) -> int:
+        """Number of encoder clip passes per sample (for clips/s)."""
+        return 1
+
+    def on_epoch_start(self, epoch: int) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Optional hook (e.g. re-clustering) called by the engine before each epoch."""
+
+
+TASKS: dict[str, type[PretextTask]] = {}
+_ENTRY_POINTS_LOADED = False
+
+
+def register_task(name: str):
+    """Class decorator: ``@register_task("vcop")`` makes the task creatable by name."""
+
+    def decorator(cls: type[PretextTask]) -> type[PretextTask]:
+        if name in TASKS and TASKS[name] is not cls:
+            raise ValueError(f"pretext task {name!r} is already registered by {TASKS[name].__module__}")
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return decorator
+
+
+def _load_entry_points() -> None:
+    """Register third-party tasks from the ``ssl_video.pretext`` entry-point group (once)."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for ep in entry_points(group="ssl_video.pretext"):
+        cls = ep.load()
+        if ep.name not in TASKS:
+            register_task(ep.name)(cls)
+
+
+def list_tasks() -> list[str]:
+    _load_entry_points()
+    return sorted(TASKS)
+
+
+def create_task(name: str, params: dict[str, Any] | None = None) -> PretextTask:
+    """Build a registered task; ``params`` are checked against its ``Params`` dataclass."""
+    if name not in TASKS:
+        _load_entry_points()
+    if name not in TASKS:
+        close = difflib.get_close_matches(name, list(TASKS), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"unknown pretext task 'task.name={name}'{hint} (known: {', '.join(sorted(TASKS))})"
+        )
+    cls = TASKS[name]
+    return cls(from_dict(cls.Params, params or {}, "task.params"))
