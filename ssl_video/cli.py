@@ -120,6 +120,7 @@ def cmd_eval(args) -> int:
 
     from .encoders import create_encoder
     from .engine import load_encoder
+    from .engine.checkpoint import file_sha256
     from .evaluation import RetrievalProtocol, run_retrieval
     from .io_utils import atomic_write_json
 
@@ -143,6 +144,7 @@ def cmd_eval(args) -> int:
         options=_options(args.option),
     )
     result["checkpoint"] = args.checkpoint or f"random-init:{args.random_init}:seed{args.seed}"
+    result["checkpoint_sha256"] = file_sha256(args.checkpoint) if args.checkpoint else None
     if args.out:
         atomic_write_json(args.out, result)
     print(json.dumps(result["metrics"], indent=2))
@@ -210,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ssl-video: config error: {e}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f"ssl-video: error: {e}", file=sys.stderr)
+        if args.verbose:
+            raise
+        print(f"ssl-video: error: {e} (run with -v for the traceback)", file=sys.stderr)
         return 2
 
 

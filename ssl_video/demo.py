@@ -27,7 +27,7 @@ SETTINGS = {
         "clip_len": 8,
         "interval": 4,
         "crop": 56,
-        "overrides": ["train.epochs=12", "train.batch_size=16", "data.val_videos=48", "train.log_every=5"],
+        "overrides": ["train.epochs=20", "train.batch_size=16", "data.val_videos=48", "train.log_every=5"],
     },
     "quick": {
         "synth": {"classes": 4, "groups": 4, "clips_per_group": 2, "size": 32, "frames": 32},

@@ -104,3 +104,18 @@ def test_resume_refuses_different_settings(tiny_synth, tmp_path):
         pretrain(_cfg(tiny_synth, out, "train.max_steps=4", "optim.lr=0.5"), resume="auto")
     # changing only the length of the run is fine: it continues from step 2
     assert pretrain(_cfg(tiny_synth, out, "train.max_steps=4"), resume="auto")["steps"] == 4
+
+
+def test_two_process_ddp_on_cpu(tiny_synth, tmp_path):
+    """torchrun with 2 processes (Gloo): ranks shard the data, rank 0 writes the outputs."""
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        "-m", "ssl_video.cli", "pretrain", "vcop", *TINY_VCOP, f"data.root={tiny_synth}",
+        f"train.out_dir={out}", "train.max_steps=3", "train.threads=1",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ckpt = load_file(out / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 3
+    assert (out / "encoder.pt").exists()

@@ -136,11 +136,6 @@ def test_generation_is_deterministic_across_runs_and_workers(twin_roots):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="ssl_video/video/writer.py encodes with libx264 mb-tree on, which is not run-to-run "
-    "deterministic in PyAV's bundled x264 (2-7 byte variants per video); x264-params mbtree=0 fixes it",
-)
 def test_decoded_frames_are_identical_across_runs(twin_roots):
     a, b = twin_roots
     for mp4 in sorted(a.glob("*/*.mp4")):

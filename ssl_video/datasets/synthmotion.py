@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-SYNTHMOTION_VERSION = "1.0"
+SYNTHMOTION_VERSION = "1.1"
 
 CLASS_NAMES: tuple[str, ...] = (
     "TranslateLeft",
@@ -114,6 +114,11 @@ class SynthMotionConfig:
     burst_ms: float = 40.0
     noise_floor: float = 0.003
     crf: int = 18
+    # Class-independent exposure drift: the whole frame's gain changes linearly by a total fraction
+    # drawn from this range over the video, brightening or darkening with equal probability (as a
+    # camera's auto-exposure does). It gives order tasks a cue that survives global pooling, but not
+    # the arrow of time (its sign is random). (0, 0) turns it off.
+    exposure_drift: tuple[float, float] = (0.2, 0.5)
 
     def __post_init__(self) -> None:
         classes = self.classes
@@ -126,7 +131,7 @@ class SynthMotionConfig:
         if unknown or not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct names from {CLASS_NAMES}, got {classes}")
         object.__setattr__(self, "classes", classes)
-        for name in ("speed", "rotation_speed", "radius", "scale_range", "flashes"):
+        for name in ("speed", "rotation_speed", "radius", "scale_range", "flashes", "exposure_drift"):
             value = tuple(getattr(self, name))
             if len(value) != 2 or value[0] > value[1]:
                 raise ValueError(f"{name} must be a (low, high) pair, got {value}")
@@ -278,15 +283,15 @@ def group_appearance(cfg: SynthMotionConfig, group: int) -> dict:
 
 def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Signed distance (in sprite radii, negative inside) of ``shape`` at local coordinates u, v."""
-    au, av = np.abs(u), np.abs(v)
+    abs_u, abs_v = np.abs(u), np.abs(v)
     if shape == "circle":
         return np.sqrt(u * u + v * v) - 1.0
     if shape == "square":
-        return np.maximum(au, av) - 0.82
+        return np.maximum(abs_u, abs_v) - 0.82
     if shape == "diamond":
-        return (au + av - 1.15) * 0.7071
+        return (abs_u + abs_v - 1.15) * 0.7071
     if shape == "cross":
-        return np.minimum(np.maximum(au - 1.0, av - 0.38), np.maximum(au - 0.38, av - 1.0))
+        return np.minimum(np.maximum(abs_u - 1.0, abs_v - 0.38), np.maximum(abs_u - 0.38, abs_v - 1.0))
     if shape in ("triangle", "hexagon"):  # regular polygon, a vertex on the +u axis
         n, inradius = (3, 0.55) if shape == "triangle" else (6, 0.9)
         angles = np.pi / n + 2 * np.pi * np.arange(n) / n
@@ -559,7 +564,11 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
     radius = sprite["radius_frac"] * size * scale
     x, y = np.mod(x, size), np.mod(y, size)
     _draw_sprite(canvas, x, y, theta, radius, rgb, sprite["shape"], sprite["texture"])
-    frames = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+    # own random stream, so the exposure drift leaves every other draw unchanged
+    drift_rng = np.random.default_rng([*key, 7])
+    drift = float(drift_rng.uniform(*cfg.exposure_drift)) * (1.0 if drift_rng.random() < 0.5 else -1.0)
+    gain = (1.0 + drift * (t / max(T - 1, 1) - 0.5)).astype(np.float32)
+    frames = np.clip(np.rint(canvas * gain[:, None, None, None]), 0, 255).astype(np.uint8)
 
     events = sorted(set(motion_events) | {(f, "flash") for f, _ in flashes})
     events = [{"frame": f, "time": round(f / cfg.fps, 6), "type": kind} for f, kind in events]
@@ -589,6 +598,7 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
             "distractors": distractors,
         },
         "flashes": [{"frame": f, "duration": n} for f, n in flashes],
+        "exposure_drift": round(drift, 5),
         "events": events,
         "event_freqs_hz": EVENT_FREQS_HZ,
         "track": {
@@ -638,12 +648,15 @@ def _make_video(job: tuple[str, SynthMotionConfig, str, int, int]) -> str:
 
 def dataset_metadata(cfg: SynthMotionConfig) -> dict:
     """Contents of ``synthmotion.json``: version, config, classes, counts and splits (no timestamps)."""
+    per_group = cfg.clips_per_group * len(cfg.classes)
     splits = {}
     for k in (1, 2, 3):
         test = split_test_groups(cfg.groups, k)
-        n_test = len(test) * cfg.clips_per_group * len(cfg.classes)
-        splits[str(k)] = {"test_groups": list(test), "test_videos": n_test, "train_videos": 0}
-        splits[str(k)]["train_videos"] = cfg.groups * cfg.clips_per_group * len(cfg.classes) - n_test
+        splits[str(k)] = {
+            "test_groups": list(test),
+            "test_videos": len(test) * per_group,
+            "train_videos": (cfg.groups - len(test)) * per_group,
+        }
     return {
         "dataset": "SynthMotion",
         "version": SYNTHMOTION_VERSION,
@@ -746,3 +759,31 @@ def generate_synthmotion(
         "seconds": round(time.perf_counter() - start, 3),
         "bytes": total,
     }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m ssl_video.datasets.synthmotion ROOT [--workers 2] [--groups 10] ...``"""
+    import argparse
+
+    default = SynthMotionConfig()
+    parser = argparse.ArgumentParser(description="Generate the SynthMotion dataset (UCF101 layout).")
+    parser.add_argument("root")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--classes", default=None, help="an int N (first N) or comma-separated names")
+    for name in ("groups", "clips_per_group", "size", "frames", "fps", "seed"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(default, name))
+    args = parser.parse_args(argv)
+    classes = CLASS_NAMES
+    if args.classes:
+        classes = int(args.classes) if args.classes.isdigit() else tuple(args.classes.split(","))
+    cfg = SynthMotionConfig(
+        classes=classes,
+        **{k: getattr(args, k) for k in ("groups", "clips_per_group", "size", "frames", "fps", "seed")},
+    )
+    summary = generate_synthmotion(args.root, cfg, workers=args.workers, progress=True)
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -64,7 +64,7 @@ def write_video(
         vstream = container.add_stream(video_codec, rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = w, h, pix_fmt
         if video_codec == "libx264":
-            vstream.options = {"crf": str(crf), "preset": "veryfast"}
+            vstream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "mbtree=0"}
         elif video_codec == "libvpx-vp9":
             vstream.options = {"crf": str(crf + 12), "b:v": "0", "deadline": "realtime", "cpu-used": "8"}
         else:
