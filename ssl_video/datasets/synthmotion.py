@@ -116,8 +116,8 @@ class SynthMotionConfig:
     crf: int = 18
     # Class-independent exposure drift: the whole frame's gain changes linearly by a total fraction
     # drawn from this range over the video, brightening or darkening with equal probability (as a
-    # camera's auto-exposure does). It gives order tasks a cue that survives global pooling, but not
-    # the arrow of time (its sign is random). (0, 0) turns it off.
+    # camera's auto-exposure does). Order tasks can read clip order from it (a shortcut that survives
+    # global pooling; see datasets/synthmotion.md). (0, 0) turns it off.
     exposure_drift: tuple[float, float] = (0.2, 0.5)
 
     def __post_init__(self) -> None:
