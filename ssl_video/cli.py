@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, from_dict, load_yaml, parse_overrides
+from .config import REPO_ROOT, ConfigError, from_dict, load_yaml, parse_overrides
 
 EPILOG_PRETRAIN = """examples:
   ssl-video pretrain vcop data.root=data/ucf101 train.out_dir=runs/vcop
@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
     _add_dataset_args(r, split=False)
-    r.add_argument("--protocol-file", default="evaluation/retrieval_vcop.yaml", help="protocol YAML")
+    r.add_argument(
+        "--protocol-file",
+        default=str(REPO_ROOT / "evaluation" / "retrieval_vcop.yaml"),
+        help="protocol YAML (default: the repo's evaluation/retrieval_vcop.yaml)",
+    )
     r.add_argument("--backend", default="decord", help="decord | torchcodec | pyav")
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--device", default="cpu")
