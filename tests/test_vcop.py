@@ -91,3 +91,23 @@ def test_pairwise_head_shapes_and_pairs():
     head = PairwiseOrderHead(dim=16, num_elements=3, num_classes=6, hidden=8)
     assert head.pairs == [(0, 1), (0, 2), (1, 2)]
     assert head(torch.randn(5, 3, 16)).shape == (5, 6)
+
+
+def test_third_party_task_from_entry_point_and_broken_plugin(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from ssl_video.pretext import base
+
+    eps = [
+        EntryPoint("vcop_alias_test", "ssl_video.pretext.vcop:VCOP", "ssl_video.pretext"),
+        EntryPoint("broken_test", "no_such_module_xyz:Task", "ssl_video.pretext"),
+    ]
+    monkeypatch.setattr(base, "entry_points", lambda group: eps if group == "ssl_video.pretext" else [])
+    monkeypatch.setattr(base, "_ENTRY_POINTS_LOADED", False)
+    monkeypatch.setattr(base, "TASKS", dict(base.TASKS))
+    from ssl_video.pretext.vcop import VCOP
+
+    monkeypatch.setattr(VCOP, "name", VCOP.name)  # registering under an alias renames; restored after
+    with pytest.warns(UserWarning, match="broken_test"):
+        names = base.list_tasks()
+    assert "vcop_alias_test" in names and "broken_test" not in names

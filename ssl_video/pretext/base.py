@@ -12,6 +12,7 @@ device (the engine converts every uint8 tensor). Clips are (C, T, H, W) per samp
 from __future__ import annotations
 
 import difflib
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -114,8 +115,14 @@ def _load_entry_points() -> None:
         return
     _ENTRY_POINTS_LOADED = True
     for ep in entry_points(group="ssl_video.pretext"):
-        cls = ep.load()
-        if ep.name not in TASKS:
+        if ep.name in TASKS:
+            continue
+        try:
+            cls = ep.load()
+        except Exception as e:  # a broken plugin must not break the built-in tasks
+            warnings.warn(f"pretext entry point {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=3)
+            continue
+        if ep.name not in TASKS and isinstance(cls, type) and issubclass(cls, PretextTask):
             register_task(ep.name)(cls)
 
 
