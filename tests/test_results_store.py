@@ -1,0 +1,252 @@
+"""Result store: layout, atomic no-clobber writes, validation, deterministic listing, code version."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from ssl_video.results.store import SCHEMA, ResultKey, ResultStore, code_version, key_of, validate_record
+
+
+def make_record(
+    method: str = "vcop",
+    seed: int = 0,
+    ckpt: str | None = None,
+    protocol: str = "retrieval_vcop",
+    version: int = 1,
+    metrics: dict | None = None,
+    encoder: str = "r3d_tiny",
+    dataset: str = "synthmotion",
+    fold: int = 1,
+    phash: str = "0123456789abcdef",
+) -> dict:
+    """A valid result record; every field the schema asks for."""
+    return {
+        "schema": SCHEMA,
+        "checkpoint": {
+            "id": ckpt or f"{method}-{encoder}-s0",
+            "path": None if method == "random_init" else f"runs/{method}/encoder.pt",
+            "sha256": None if method == "random_init" else "a" * 64,
+            "method": method,
+            "encoder": encoder,
+            "pretrain_seed": None if method == "random_init" else 0,
+        },
+        "protocol": {"name": protocol, "version": version, "hash": phash, "settings": {"ks": [1, 5, 10]}},
+        "dataset": {"name": dataset, "adapter": "ucf101", "fold": fold, "fingerprint": "f" * 64},
+        "seed": seed,
+        "metrics": metrics if metrics is not None else {"R@1": 6.9, "R@5": 34.7, "R@10": 50.0},
+        "code_version": {"package": "0.1.0", "git_commit": "abc123", "dirty": False},
+        "config": {"eval": {"batch_size": 8}},
+        "wall_time_s": 12.3,
+        "created": "2026-11-22T07:00:00Z",
+    }
+
+
+def test_path_layout_and_key(tmp_path):
+    store = ResultStore(tmp_path)
+    rec = make_record(seed=3)
+    key = key_of(rec)
+    assert key == ResultKey("synthmotion", 1, "vcop-r3d_tiny-s0", "retrieval_vcop", 1, 3)
+    expected = tmp_path / "synthmotion" / "fold1" / "vcop-r3d_tiny-s0" / "retrieval_vcop@v1" / "seed3.json"
+    assert store.path_for(rec) == expected
+    assert store.path_for(key) == expected
+    assert store.path_for(tuple(key)) == expected
+    assert not store.exists(key)
+    assert store.write(rec)
+    assert store.exists(key) and store.exists(rec)
+    assert store.read(expected) == rec
+    assert store.read(expected.relative_to(tmp_path)) == rec
+
+
+def test_bad_key_rejected(tmp_path):
+    store = ResultStore(tmp_path)
+    with pytest.raises(ValueError, match="checkpoint"):
+        store.path_for(("synthmotion", 1, "../evil", "retrieval_vcop", 1, 0))
+    with pytest.raises(ValueError, match="seed"):
+        store.path_for(("synthmotion", 1, "ok", "retrieval_vcop", 1, -1))
+
+
+def test_second_write_is_noop_unless_force(tmp_path):
+    store = ResultStore(tmp_path)
+    first = make_record(metrics={"R@1": 1.0})
+    second = make_record(metrics={"R@1": 2.0})
+    assert store.write(first) is True
+    path = store.path_for(first)
+    before = path.read_bytes()
+    assert store.write(second) is False
+    assert path.read_bytes() == before
+    assert store.write(second, force=True) is True
+    assert store.read(path)["metrics"] == {"R@1": 2.0}
+
+
+def test_write_is_atomic_and_canonical(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    rec = make_record()
+    replaced = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        replaced.append((os.fspath(src), os.fspath(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    store.write(rec)
+    path = store.path_for(rec)
+    assert replaced == [(os.fspath(replaced[0][0]), os.fspath(path))]
+    assert replaced[0][0] != os.fspath(path)
+    # no temporary file left behind; sorted keys, so the same record always gives the same bytes
+    assert sorted(p.name for p in path.parent.iterdir()) == ["seed0.json"]
+    assert path.read_text() == json.dumps(rec, indent=2, sort_keys=True) + "\n"
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    rec = make_record()
+
+    def boom(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        store.write(rec)
+    assert not store.exists(rec)
+
+
+def _set(record: dict, dotted: str, value) -> dict:
+    rec = copy.deepcopy(record)
+    *parents, last = dotted.split(".")
+    node = rec
+    for part in parents:
+        node = node[part]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return rec
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("schema", "ssl_video.result/0"),
+        ("schema", _DELETE),
+        ("checkpoint", _DELETE),
+        ("checkpoint.id", _DELETE),
+        ("checkpoint.id", "a/b"),
+        ("checkpoint.id", ".."),
+        ("checkpoint.sha256", "xyz"),
+        ("checkpoint.method", ""),
+        ("checkpoint.encoder", 3),
+        ("checkpoint.pretrain_seed", "0"),
+        ("protocol.name", _DELETE),
+        ("protocol.version", "1"),
+        ("protocol.version", True),
+        ("protocol.hash", "0123"),
+        ("protocol.settings", []),
+        ("dataset.fold", 1.0),
+        ("dataset.fingerprint", "F" * 64),
+        ("dataset.adapter", None),
+        ("seed", None),
+        ("metrics", {}),
+        ("metrics.R@1", float("nan")),
+        ("metrics.R@1", "6.9"),
+        ("code_version.dirty", "no"),
+        ("code_version.git_commit", "not hex"),
+        ("code_version", _DELETE),
+        ("config", None),
+        ("wall_time_s", -1),
+        ("created", "yesterday"),
+    ],
+)
+def test_malformed_records_rejected_naming_the_field(tmp_path, field, value):
+    rec = _set(make_record(), field, value)
+    store = ResultStore(tmp_path)
+    # name the field: the dotted path, or its top-level section when the section itself is missing
+    with pytest.raises(ValueError, match=f"'{field}'"):
+        store.write(rec)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_mapping_and_unserialisable_rejected():
+    with pytest.raises(ValueError, match="expected a mapping"):
+        validate_record([1, 2])
+    with pytest.raises(ValueError, match="JSON"):
+        validate_record(_set(make_record(), "config", {"obj": object()}))
+
+
+def test_valid_record_passes_with_optional_fields():
+    validate_record(make_record(method="random_init"))
+    validate_record(_set(make_record(), "checkpoint.step", 1000))
+    validate_record(_set(make_record(), "created", "2026-11-22T07:00:00.123456+00:00"))
+
+
+def test_read_rejects_corrupt_files(tmp_path):
+    store = ResultStore(tmp_path)
+    rec = make_record()
+    store.write(rec)
+    path = store.path_for(rec)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        store.read(path)
+    path.write_text(json.dumps(_set(rec, "seed", _DELETE)))
+    with pytest.raises(ValueError, match=r"seed0\.json.*'seed' is missing"):
+        store.read(path)
+
+
+def test_records_sorted_and_filtered(tmp_path):
+    store = ResultStore(tmp_path)
+    recs = [
+        make_record(method=m, seed=s, dataset=d)
+        for m in ("vcop", "random_init", "supervised")
+        for s in (2, 0, 1)
+        for d in ("synthmotion", "hmdb51")
+    ]
+    for rec in reversed(recs):
+        store.write(rec)
+    listed = list(store.records())
+    assert len(listed) == len(recs)
+    rel = [store.path_for(r).relative_to(tmp_path).as_posix() for r in listed]
+    assert rel == sorted(rel)
+    # a second store filled in another order lists the same records in the same order
+    other = ResultStore(tmp_path / "other")
+    for rec in recs:
+        other.write(rec)
+    assert list(other.records()) == listed
+    only = list(store.records(dataset="hmdb51"))
+    assert len(only) == 9 and {r["dataset"]["name"] for r in only} == {"hmdb51"}
+    assert list(ResultStore(tmp_path / "missing").records()) == []
+
+
+def test_records_rejects_misplaced_file(tmp_path):
+    store = ResultStore(tmp_path)
+    rec = make_record(seed=0)
+    store.write(rec)
+    moved = store.path_for(rec).with_name("seed7.json")
+    store.path_for(rec).rename(moved)
+    with pytest.raises(ValueError, match="belongs at"):
+        list(store.records())
+
+
+def test_code_version_inside_this_repo():
+    info = code_version()
+    assert info["package"] == "0.1.0"
+    assert isinstance(info["git_commit"], str) and len(info["git_commit"]) == 40
+    assert isinstance(info["dirty"], bool)
+    assert ResultStore.code_version() == info
+
+
+def test_code_version_outside_a_repo(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert code_version(tmp_path) == {"package": "0.1.0", "git_commit": None, "dirty": None}
+    assert code_version(tmp_path / "does-not-exist")["git_commit"] is None
+
+
+def test_code_version_without_git(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    assert code_version() == {"package": "0.1.0", "git_commit": None, "dirty": None}
