@@ -66,6 +66,8 @@ def decode_views(path: str, backend: str, views: Sequence[np.ndarray]) -> list[n
 class PretextDataset(Dataset):
     """Map-style dataset indexed by ``(epoch, index)`` pairs (see ``EpochBatchSampler``).
 
+    Every sample carries ``label`` (the record's class, -1 if unlabeled) besides the task's tensors;
+    pretext tasks never read it, the supervised baseline does.
     A video that fails to decode at training time is replaced by the next video (deterministically)
     and its path is reported in the sample's ``failed`` list, so one bad file never stops a run.
     """
@@ -100,6 +102,9 @@ class PretextDataset(Dataset):
                 failed.append(video.record.path)
                 continue
             sample = self.task.make_sample(views, plan, rng)
+            # the record's class (-1 if unlabeled); only the supervised baseline reads it
+            label = video.record.label
+            sample["label"] = torch.tensor(-1 if label is None else label, dtype=torch.int64)
             sample["failed"] = failed
             return sample
         raise VideoDecodeError(
