@@ -1,43 +1,21 @@
-"""Nearest-neighbour video retrieval (PRETEXT_SPEC §12.A), ranked with FAISS.
+"""Nearest-neighbour video retrieval (PRETEXT_SPEC §12.A).
 
 Queries are the test-split videos, the gallery the train-split videos. R@k is the fraction of
-queries with at least one same-class video among their k nearest gallery videos (cosine). Every
-query counts: one whose features could not be extracted is a miss, and the result says how many.
+queries with at least one same-class video among their k nearest gallery videos (cosine; among
+equal similarities the lower gallery index ranks first). Every query counts: one whose features
+could not be extracted is a miss, and the result says how many.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-import faiss
 import numpy as np
 import torch
 
 from ..config import from_dict
-from ..datasets import dataset_fingerprint, load_dataset
-from .features import extract_video_features
-from .protocol import protocol_hash
+from .neighbours import center_and_normalize, l2_normalize, rank_neighbours
+from .protocols import RetrievalProtocol
 
-
-@dataclass
-class RetrievalProtocol:
-    """Settings of a retrieval protocol; ``protocol_hash`` covers all of them."""
-
-    name: str = "retrieval_vcop"
-    version: int = 1
-    num_clips: int = 10
-    clip_len: int = 16
-    crop: int = 112
-    resize: tuple[int, int] | None = (128, 171)
-    feature: str = "pool5"  # pool5 (VCOP, 9216-d at 16x112²) | pool (global average pool)
-    ks: tuple[int, ...] = (1, 5, 10, 20, 50)
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero): cosine similarity becomes a dot product."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+__all__ = ["RetrievalProtocol", "l2_normalize", "recall_at_k", "retrieval_metrics", "run_retrieval"]
 
 
 def recall_at_k(
@@ -47,23 +25,33 @@ def recall_at_k(
     gallery_labels: np.ndarray,
     ks=(1, 5, 10, 20, 50),
     query_ok: np.ndarray | None = None,
+    center: bool = False,
 ) -> dict[str, float]:
     """R@k (in %) for every k; k above the gallery size means the whole gallery.
 
     query (Q, D), gallery (G, D) float; labels (Q,), (G,) ints; query_ok (Q,) bool marks queries
-    that have features (the others count as misses).
+    that have features (the others count as misses and are left out of the centring mean).
+    center: subtract the mean over usable queries + gallery before L2 normalisation (CoCLR).
     """
-    q = l2_normalize(query)
-    g = l2_normalize(gallery)
-    index = faiss.IndexFlatIP(g.shape[1])
-    index.add(g)
+    q, g = center_and_normalize(query, gallery, center, query_ok)
     depth = min(max(ks), g.shape[0])
-    _, neighbours = index.search(q, depth)
-    hits = gallery_labels[neighbours] == query_labels[:, None]  # (Q, depth)
+    _, neighbours = rank_neighbours(q, g, depth)
+    hits = np.asarray(gallery_labels)[neighbours] == np.asarray(query_labels)[:, None]  # (Q, depth)
     if query_ok is not None:
-        hits &= query_ok[:, None]
+        hits &= np.asarray(query_ok, dtype=bool)[:, None]
     first_hit = np.where(hits.any(1), hits.argmax(1), depth)  # rank of the first same-class neighbour
     return {f"R@{k}": float(100.0 * np.mean(first_hit < min(k, depth))) for k in ks}
+
+
+def retrieval_metrics(
+    protocol: RetrievalProtocol,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, float]:
+    """R@k of ``protocol`` from (features (N, D), labels (N,), ok (N,)) of the train (gallery) and
+    test (query) splits; gallery videos without features are left out, failed queries are misses."""
+    (g, gl, g_ok), (q, ql, q_ok) = train, test
+    return recall_at_k(q, ql, g[g_ok], gl[g_ok], protocol.ks, q_ok, center=protocol.center)
 
 
 def run_retrieval(
@@ -76,46 +64,36 @@ def run_retrieval(
     num_workers: int = 2,
     device: str = "cpu",
     options: dict | None = None,
+    cache=None,
+    checkpoint_hash: str | None = None,
 ) -> dict:
-    """Evaluate ``encoder`` with ``protocol`` on ``dataset``'s fold; returns metrics and provenance."""
+    """Evaluate ``encoder`` with a retrieval ``protocol`` on ``dataset``'s fold (thin wrapper over
+    ``evaluate``); returns protocol/dataset/n_queries/n_gallery/failed_queries/failed_gallery/
+    metrics/seconds. ``cache`` (a FeatureCache) and ``checkpoint_hash`` are optional."""
+    from .runner import evaluate
+
     if not isinstance(protocol, RetrievalProtocol):
         protocol = from_dict(RetrievalProtocol, protocol or {}, "protocol")
-    start = time.time()
-    options = options or {}
-    sets = {
-        split: load_dataset(dataset, root, split=split, fold=fold, **options) for split in ("train", "test")
-    }
-    kwargs = dict(
+    result = evaluate(
+        protocol,
+        encoder,
+        checkpoint_hash,
+        dataset,
+        root,
+        fold=fold,
+        cache=cache,
         backend=backend,
-        num_clips=protocol.num_clips,
-        clip_len=protocol.clip_len,
-        crop=protocol.crop,
-        resize=protocol.resize,
-        feature=protocol.feature,
         num_workers=num_workers,
         device=device,
-    )
-    feats = {
-        split: extract_video_features(encoder, [r.path for r in ds.records], **kwargs)
-        for split, ds in sets.items()
-    }
-    labels = {split: np.array([r.label for r in ds.records], dtype=np.int64) for split, ds in sets.items()}
-    (gallery, gallery_ok), (query, query_ok) = feats["train"], feats["test"]
-    metrics = recall_at_k(
-        query, labels["test"], gallery[gallery_ok], labels["train"][gallery_ok], protocol.ks, query_ok
+        options=options,
     )
     return {
-        "protocol": {"name": protocol.name, "version": protocol.version, "hash": protocol_hash(protocol)},
-        "dataset": {
-            "name": dataset,
-            "fold": fold,
-            "fingerprint_train": dataset_fingerprint(sets["train"]),
-            "fingerprint_test": dataset_fingerprint(sets["test"]),
-        },
-        "n_queries": int(len(query)),
-        "n_gallery": int(gallery_ok.sum()),
-        "failed_queries": [r.path for r, ok in zip(sets["test"].records, query_ok) if not ok],
-        "failed_gallery": [r.path for r, ok in zip(sets["train"].records, gallery_ok) if not ok],
-        "metrics": metrics,
-        "seconds": round(time.time() - start, 2),
+        "protocol": result["protocol"],
+        "dataset": result["dataset"],
+        "n_queries": result["n_test"],
+        "n_gallery": result["n_train"] - len(result["failed_train"]),
+        "failed_queries": result["failed_test"],
+        "failed_gallery": result["failed_train"],
+        "metrics": result["metrics"],
+        "seconds": result["seconds"],
     }

@@ -1,0 +1,101 @@
+"""One entry point for every protocol kind: descriptors once (through the cache), then the metric.
+
+``evaluate`` extracts the descriptors of the train and test splits together, as one cache entry
+keyed by the combined (train + test) dataset fingerprint, so retrieval, kNN and the cached linear
+probe on one checkpoint decode every video once in total when their extraction settings agree.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..datasets import VideoDataset, dataset_fingerprint, load_dataset
+from .cache import FeatureCache, extract_features, state_dict_hash
+from .knn import knn_metrics
+from .linear import linear_metrics
+from .protocols import KnnProtocol, LinearProtocol, Protocol, RetrievalProtocol, protocol_identity
+from .retrieval import retrieval_metrics
+
+
+def evaluate(
+    protocol: Protocol,
+    encoder: torch.nn.Module,
+    checkpoint_hash: str | None,
+    dataset: str,
+    root: str,
+    fold: int = 1,
+    cache: FeatureCache | None = None,
+    backend: str = "decord",
+    num_workers: int = 2,
+    device: str = "cpu",
+    seed: int = 0,
+    options: dict | None = None,
+) -> dict:
+    """Evaluate ``encoder`` with ``protocol`` on ``dataset``'s fold (train split = gallery / memory
+    bank / probe training set, test split = queries / evaluation set).
+
+    checkpoint_hash: cache key of the weights (e.g. ``file_sha256`` of the export); None means
+    ``state_dict_hash(encoder)``. cache: a FeatureCache, or None to extract without caching.
+    seed: the linear probe's seed (retrieval and kNN are deterministic).
+    Returns {"metrics", "n_train", "n_test", "failed" (paths, train then test), "failed_train",
+    "failed_test", "dataset_fingerprint" (train + test combined), "dataset" (name, fold, per-split
+    fingerprints), "protocol" (name, version, hash, settings), "checkpoint_hash", "seed", "seconds"}.
+    """
+    start = time.time()
+    options = options or {}
+    sets = {s: load_dataset(dataset, root, split=s, fold=fold, **options) for s in ("train", "test")}
+    train, test = sets["train"], sets["test"]
+    combined = VideoDataset(
+        dataset, train.root, "all", fold, list(train.classes), train.records + test.records
+    )
+    fingerprint = dataset_fingerprint(combined)
+    unlabeled = [r.path for r in combined.records if r.label is None]
+    if unlabeled:
+        raise ValueError(f"{dataset}: {len(unlabeled)} video(s) have no label (e.g. {unlabeled[0]})")
+    if checkpoint_hash is None:
+        checkpoint_hash = state_dict_hash(encoder)
+    extraction = protocol.extraction
+    if cache is None:
+        features, ok = extract_features(encoder, extraction, combined.records, backend, num_workers, device)
+    else:
+        features, ok = cache.get_or_extract(
+            encoder, checkpoint_hash, extraction, dataset, combined.records, fingerprint,
+            backend=backend, num_workers=num_workers, device=device,
+        )  # fmt: skip
+    n_train = len(train.records)
+    labels = np.array([r.label for r in combined.records], dtype=np.int64)
+    split_train = (features[:n_train], labels[:n_train], ok[:n_train])
+    split_test = (features[n_train:], labels[n_train:], ok[n_train:])
+    num_classes = len(train.classes)
+    if isinstance(protocol, RetrievalProtocol):
+        metrics = retrieval_metrics(protocol, split_train, split_test)
+    elif isinstance(protocol, KnnProtocol):
+        metrics = knn_metrics(protocol, split_train, split_test, num_classes)
+    elif isinstance(protocol, LinearProtocol):
+        metrics = linear_metrics(protocol, split_train, split_test, num_classes, seed)
+    else:
+        raise TypeError(f"not a protocol: {type(protocol).__name__}")
+    failed_train = [r.path for r, good in zip(train.records, ok[:n_train]) if not good]
+    failed_test = [r.path for r, good in zip(test.records, ok[n_train:]) if not good]
+    return {
+        "metrics": metrics,
+        "n_train": n_train,
+        "n_test": len(test.records),
+        "failed": failed_train + failed_test,
+        "failed_train": failed_train,
+        "failed_test": failed_test,
+        "dataset_fingerprint": fingerprint,
+        "dataset": {
+            "name": dataset,
+            "fold": fold,
+            "fingerprint_train": dataset_fingerprint(train),
+            "fingerprint_test": dataset_fingerprint(test),
+        },
+        "protocol": protocol_identity(protocol),
+        "checkpoint_hash": checkpoint_hash,
+        "seed": seed,
+        "seconds": round(time.time() - start, 2),
+    }

@@ -1,0 +1,253 @@
+"""Protocol objects and metrics against direct NumPy references on synthetic features.
+
+Tie rule under test: among equal similarities the lower gallery index ranks first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ssl_video.config import ConfigError
+from ssl_video.evaluation import (
+    KnnProtocol,
+    LinearProtocol,
+    RetrievalProtocol,
+    clip_indices,
+    dense_window_indices,
+    knn_scores,
+    list_protocols,
+    load_protocol,
+    mean_class_accuracy,
+    protocol_hash,
+    rank_neighbours,
+    recall_at_k,
+    topk_accuracy,
+)
+from ssl_video.evaluation.linear import linear_metrics
+
+
+def unit(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def reference_sims(q, g):
+    """Cosine similarities (Q, G) in float64, elementwise (equal rows give bitwise-equal values)."""
+    q64, g64 = unit(q.astype(np.float32)).astype(np.float64), unit(g.astype(np.float32)).astype(np.float64)
+    return (q64[:, None, :] * g64[None, :, :]).sum(-1)
+
+
+def reference_order(sims):
+    """Gallery indices per query sorted by (-similarity, index)."""
+    return np.array([sorted(range(len(row)), key=lambda j: (-row[j], j)) for row in sims])
+
+
+def reference_recall(q, ql, g, gl, k, ok=None):
+    order = reference_order(reference_sims(q, g))[:, :k]
+    hits = (gl[order] == ql[:, None]).any(1)
+    if ok is not None:
+        hits &= ok
+    return 100.0 * hits.mean()
+
+
+def features_with_ties(rng, n, d, n_distinct):
+    """(n, d) rows drawn from only n_distinct directions (with varying norms): many exact ties."""
+    base = rng.normal(size=(n_distinct, d)).astype(np.float32)
+    return base[rng.integers(0, n_distinct, n)] * rng.uniform(1, 3, (n, 1)).astype(np.float32)
+
+
+# ---- protocols ---------------------------------------------------------------------------------
+
+
+def test_every_yaml_loads_with_its_kind_and_extraction_sharing():
+    names = list_protocols()
+    assert {"retrieval_vcop", "retrieval_coclr", "knn", "linear_cached"} <= set(names)
+    protos = {n: load_protocol(n) for n in names}
+    assert isinstance(protos["retrieval_vcop"], RetrievalProtocol)
+    assert isinstance(protos["knn"], KnnProtocol) and isinstance(protos["linear_cached"], LinearProtocol)
+    coclr = protos["retrieval_coclr"]
+    assert coclr.windows == "dense" and coclr.center and coclr.feature == "pool" and coclr.version == 1
+    assert (coclr.clip_len, coclr.crop, coclr.resize) == (16, 112, (128, 171))
+    vcop = protos["retrieval_vcop"]
+    assert (vcop.windows, vcop.center, vcop.feature, vcop.num_clips) == ("uniform", False, "pool5", 10)
+    assert (protos["knn"].k, protos["knn"].temperature) == (200, 0.07)
+    # knn and linear_cached extract the same way, so they share cached features
+    assert protos["knn"].extraction == protos["linear_cached"].extraction
+    assert vcop.extraction != protos["knn"].extraction
+    hashes = {protocol_hash(p) for p in protos.values()}
+    assert len(hashes) == len(protos) and all(len(h) == 16 for h in hashes)
+
+
+def test_overrides_unknown_keys_and_frozen():
+    p = load_protocol("knn", {"k": 5, "temperature": 0.5})
+    assert (p.k, p.temperature) == (5, 0.5)
+    assert protocol_hash(p) != protocol_hash(load_protocol("knn"))
+    with pytest.raises(ConfigError, match=r"protocol\.tempreature.*protocol\.temperature"):
+        load_protocol("knn", {"tempreature": 0.1})
+    with pytest.raises(ConfigError, match="windows"):
+        load_protocol("retrieval_vcop", {"windows": "sparse"})
+    with pytest.raises(ConfigError, match="not found"):
+        load_protocol("no_such_protocol")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.k = 3  # type: ignore[misc]
+
+
+def test_protocol_from_path_and_dense_extraction_is_canonical(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("kind: retrieval\nname: mine\nwindows: dense\nnum_clips: 7\nfeature: pool\n")
+    p = load_protocol(str(path))
+    assert p.name == "mine" and p.extraction.num_clips == 0  # unused with dense windows
+    assert p.extraction == load_protocol(str(path), {"num_clips": 3}).extraction
+    path.write_text("name: nokind\n")
+    with pytest.raises(ConfigError, match="kind"):
+        load_protocol(str(path))
+
+
+# ---- ranking and R@k ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_query,n_gallery,n_distinct", [(23, 41, 5), (9, 7, 3), (31, 201, 12), (5, 1, 1)])
+def test_rank_neighbours_follows_the_tie_rule(n_query, n_gallery, n_distinct):
+    rng = np.random.default_rng(n_gallery)
+    q = features_with_ties(rng, n_query, 8, n_distinct)
+    g = features_with_ties(rng, n_gallery, 8, n_distinct)
+    ref = reference_order(reference_sims(q, g))
+    for depth in (1, 3, 10, 60, 500):
+        sims, idx = rank_neighbours(unit(q).astype(np.float32), unit(g).astype(np.float32), depth)
+        d = min(depth, n_gallery)
+        assert idx.shape == (n_query, d) and sims.shape == (n_query, d)
+        np.testing.assert_array_equal(idx, ref[:, :d])
+
+
+@pytest.mark.parametrize("n_query,n_gallery,n_classes", [(37, 53, 5), (11, 7, 3), (50, 101, 20), (1, 1, 1)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_recall_matches_reference_with_ties(n_query, n_gallery, n_classes, ties):
+    rng = np.random.default_rng(n_query * 1000 + n_gallery)
+    if ties:
+        q, g = features_with_ties(rng, n_query, 16, 4), features_with_ties(rng, n_gallery, 16, 4)
+    else:
+        q, g = rng.normal(size=(n_query, 16)), rng.normal(size=(n_gallery, 16))
+    ql, gl = rng.integers(0, n_classes, n_query), rng.integers(0, n_classes, n_gallery)
+    ok = rng.random(n_query) > 0.2
+    ks = (1, 5, 10, 20, 50, 200)
+    got = recall_at_k(q.astype(np.float32), ql, g.astype(np.float32), gl, ks, query_ok=ok)
+    assert set(got) == {f"R@{k}" for k in ks}
+    for k in ks:
+        assert got[f"R@{k}"] == pytest.approx(reference_recall(q, ql, g, gl, k, ok)), k
+
+
+def test_tie_decides_r_at_1():
+    g = np.array([[1, 0], [2, 0], [0, 1]], dtype=np.float32)  # rows 0 and 1 tie for the query below
+    q = np.array([[1, 0]], dtype=np.float32)
+    assert recall_at_k(q, np.array([7]), g, np.array([3, 7, 7]), (1, 2))["R@1"] == 0.0  # row 0 first
+    assert recall_at_k(q, np.array([3]), g, np.array([3, 7, 7]), (1, 2))["R@1"] == 100.0
+
+
+def test_centring_equals_reference_on_centred_features():
+    rng = np.random.default_rng(3)
+    offset = 5 * rng.normal(size=16)  # a shared offset that dominates cosine until removed
+    q = (rng.normal(size=(29, 16)) + offset).astype(np.float32)
+    g = (rng.normal(size=(47, 16)) + offset).astype(np.float32)
+    ql, gl = rng.integers(0, 6, 29), rng.integers(0, 6, 47)
+    mean = np.concatenate([q, g]).astype(np.float64).mean(0)
+    ks = (1, 5, 10, 47, 50)
+    got = recall_at_k(q, ql, g, gl, ks, center=True)
+    for k in ks:
+        assert got[f"R@{k}"] == pytest.approx(reference_recall(q - mean, ql, g - mean, gl, k)), k
+    plain = recall_at_k(q, ql, g, gl, ks)
+    assert plain == {f"R@{k}": pytest.approx(reference_recall(q, ql, g, gl, k)) for k in ks}
+
+
+# ---- clips -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_frames,clip_len", [(32, 16), (40, 16), (33, 8), (16, 16), (10, 16), (7, 1)])
+def test_dense_windows_half_overlap_and_cover_the_video(num_frames, clip_len):
+    idx = dense_window_indices(num_frames, clip_len)
+    assert idx.shape[1] == clip_len
+    assert np.array_equal(idx, clip_indices(num_frames, "dense", 99, clip_len))
+    assert idx.min() == 0 and idx.max() == num_frames - 1
+    assert set(idx.ravel()) == set(range(num_frames))  # every frame is in some window
+    if num_frames >= clip_len:
+        assert np.all(np.diff(idx, axis=1) == 1)  # contiguous windows inside the video
+        starts = idx[:, 0]
+        stride = max(1, clip_len // 2)
+        regular = np.arange(0, num_frames - clip_len + 1, stride)
+        assert np.array_equal(starts[: len(regular)], regular)  # all half-overlapping windows
+        assert len(starts) - len(regular) <= 1 and starts[-1] == num_frames - clip_len
+    else:
+        assert idx.shape[0] == 1  # a short video: one window, last frame repeated
+
+
+# ---- kNN ---------------------------------------------------------------------------------------
+
+
+def reference_knn(train, train_labels, test, num_classes, k, t):
+    sims = reference_sims(test, train)
+    order = reference_order(sims)[:, :k]
+    scores = np.zeros((len(test), num_classes))
+    for i, row in enumerate(order):
+        for j in row:
+            scores[i, train_labels[j]] += np.exp(sims[i, j] / t)
+    return scores
+
+
+@pytest.mark.parametrize("k,t", [(1, 0.07), (5, 0.07), (20, 0.5), (200, 0.1), (1000, 1.0)])
+def test_weighted_knn_matches_numpy(k, t):
+    rng = np.random.default_rng(k)
+    train, test = rng.normal(size=(73, 12)).astype(np.float32), rng.normal(size=(19, 12)).astype(np.float32)
+    train_labels, test_labels = rng.integers(0, 7, 73), rng.integers(0, 7, 19)
+    got = knn_scores(train, train_labels, test, 7, k, t)
+    ref = reference_knn(train, train_labels, test, 7, k, t)
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+    acc = topk_accuracy(got, test_labels, (1, 5))
+    ref_rank = [sorted(range(7), key=lambda c: (-row[c], c)).index(y) for row, y in zip(ref, test_labels)]
+    assert acc["top1"] == pytest.approx(100 * np.mean(np.array(ref_rank) < 1))
+    assert acc["top5"] == pytest.approx(100 * np.mean(np.array(ref_rank) < 5))
+
+
+def test_topk_accuracy_with_failed_rows_and_few_classes():
+    scores = np.array([[0.1, 0.9], [0.5, 0.5], [0.9, 0.1]])
+    labels = np.array([1, 1, 0])
+    assert topk_accuracy(scores, labels, (1, 5)) == {"top1": pytest.approx(200 / 3), "top5": 100.0}
+    ok = np.array([True, True, False])
+    assert topk_accuracy(scores, labels, (1,), ok)["top1"] == pytest.approx(100 / 3)
+
+
+# ---- linear probe ------------------------------------------------------------------------------
+
+
+def separable(rng, n, num_classes, d=32):
+    centres = rng.normal(size=(num_classes, d)) * 3
+    labels = np.arange(n) % num_classes
+    return (centres[labels] + 0.3 * rng.normal(size=(n, d))).astype(np.float32), labels
+
+
+def test_linear_probe_separable_and_shuffled():
+    rng = np.random.default_rng(0)
+    num_classes = 5
+    x, y = separable(rng, 200, num_classes)
+    t, ty = separable(np.random.default_rng(0), 200, num_classes)  # same centres, fresh noise below
+    t = t + 0.3 * rng.normal(size=t.shape).astype(np.float32)
+    protocol = LinearProtocol(epochs=30, batch_size=64)
+    ones = np.ones(200, bool)
+    good = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
+    assert good["top1"] >= 99.0 and good["mean_class_acc"] >= 99.0 and good["top5"] == 100.0
+    again = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
+    assert again == good  # fixed seed: identical numbers
+    shuffled = rng.permutation(y)
+    chance = linear_metrics(protocol, (x, shuffled, ones), (t, ty, ones), num_classes, seed=0)
+    assert chance["top1"] < 40.0  # chance is 20 %
+    ok = ones.copy()
+    ok[:100] = False  # failed test videos count as misses
+    half = linear_metrics(protocol, (x, y, ones), (t, ty, ok), num_classes, seed=0)
+    assert half["top1"] <= 50.0 + 1e-9
+
+
+def test_mean_class_accuracy():
+    labels = np.array([0, 0, 0, 1])
+    pred = np.array([0, 0, 0, 0])
+    assert mean_class_accuracy(pred, labels) == pytest.approx(50.0)
+    assert mean_class_accuracy(pred, labels, np.array([True, False, True, True])) == pytest.approx(100 / 3)
