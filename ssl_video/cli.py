@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
-from .config import REPO_ROOT, ConfigError, from_dict, load_yaml, parse_overrides
+from .config import ConfigError, parse_overrides
+
+PROTOCOL_ALIASES = {"retrieval": "retrieval_vcop"}
+
+EPILOG_EVAL = """examples:
+  ssl-video eval retrieval_vcop --checkpoint runs/vcop/encoder.pt --dataset ucf101 --root data/ucf101
+  ssl-video eval all --random-init r3d_10 --dataset ucf101 --root data/ucf101
+  ssl-video eval all clip_len=8 crop=56 resize=null --checkpoint runs/vcop/encoder.pt \\
+      --random-init r3d_tiny --encoder-kwargs '{width: 16}' --dataset ucf101 --root data/synthmotion \\
+      --name synthmotion
+Protocol overrides (KEY=VALUE) go right after the protocol name.
+Results go to the store (one JSON per checkpoint, protocol, dataset, fold and seed); a result the store
+already holds is skipped unless --force. Features are cached, so protocols that share an extraction
+decode each video once. 'retrieval' is short for retrieval_vcop."""
 
 EPILOG_PRETRAIN = """examples:
   ssl-video pretrain vcop data.root=data/ucf101 train.out_dir=runs/vcop
@@ -45,27 +59,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint")
-    esub = p.add_subparsers(dest="protocol", required=True)
-    r = esub.add_parser("retrieval", help="nearest-neighbour retrieval R@k (test queries vs train gallery)")
-    src = r.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="encoder.pt export or a training checkpoint")
-    src.add_argument("--random-init", metavar="ENCODER", help="evaluate this encoder at random init instead")
-    r.add_argument(
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint with a protocol (or all) and store the result",
+        epilog=EPILOG_EVAL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("protocol", help="protocol name under evaluation/ (ssl-video list), a YAML path, or 'all'")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="protocol overrides, e.g. crop=56")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        help="encoder.pt export or training checkpoint (repeatable)",
+    )
+    p.add_argument("--random-init", metavar="ENCODER", help="also evaluate this encoder at random init")
+    p.add_argument(
         "--encoder-kwargs", default="{}", help="YAML mapping for --random-init (e.g. '{width: 16}')"
     )
-    r.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
-    _add_dataset_args(r, split=False)
-    r.add_argument(
-        "--protocol-file",
-        default=str(REPO_ROOT / "evaluation" / "retrieval_vcop.yaml"),
-        help="protocol YAML (default: the repo's evaluation/retrieval_vcop.yaml)",
+    p.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
+    p.add_argument(
+        "--eval-seed", type=int, default=0, help="seed of the evaluation (linear probe; default 0)"
     )
-    r.add_argument("--backend", default="decord", help="decord | torchcodec | pyav")
-    r.add_argument("--workers", type=int, default=2)
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--out", help="write the result JSON here")
-    r.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="protocol overrides, e.g. crop=56")
+    p.add_argument("--checkpoint-id", help="store name of a single checkpoint (default: derived from it)")
+    _add_dataset_args(p, split=False)
+    p.add_argument("--name", help="dataset name in the store and tables (default: the adapter name)")
+    p.add_argument("--store", default="results/store", help="result store folder (default results/store)")
+    p.add_argument("--force", action="store_true", help="re-run results the store already holds")
+    p.add_argument(
+        "--cache", default="runs/feature_cache", help="feature cache folder (default runs/feature_cache)"
+    )
+    p.add_argument("--backend", default="decord", help="decord | torchcodec | pyav")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", help="also write the last result record (JSON) here")
+
+    p = sub.add_parser("table", help="render comparison tables (md, csv, tex, html, png) from the store")
+    p.add_argument("--store", default="results/store", help="result store folder (default results/store)")
+    p.add_argument("--dataset", required=True, help="dataset name as stored (the --name given to eval)")
+    p.add_argument("--fold", type=int, default=None, help="only this fold (default: the only one stored)")
+    p.add_argument("--out", required=True, help="output path without suffix, e.g. results/synthmotion")
+    p.add_argument("--title", help="table title")
 
     p = sub.add_parser("data", help="generate, describe and check datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
@@ -119,43 +153,89 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    import yaml
+
+    from .evaluation import FeatureCache, evaluate, list_protocols, load_protocol
+    from .io_utils import atomic_write_json
+    from .results import ResultStore
+    from .results.record import make_record
+
+    names = (
+        list_protocols() if args.protocol == "all" else [PROTOCOL_ALIASES.get(args.protocol, args.protocol)]
+    )
+    overrides = parse_overrides(args.overrides)
+    protocols = [load_protocol(name, overrides) for name in names]  # every one checked before any work
+    if not args.checkpoint and not args.random_init:
+        raise ConfigError("give --checkpoint PATH (repeatable) and/or --random-init ENCODER")
+    if args.checkpoint_id and len(args.checkpoint) + bool(args.random_init) > 1:
+        raise ConfigError("--checkpoint-id names a single checkpoint; give one --checkpoint or --random-init")
+    store, cache = ResultStore(args.store), FeatureCache(args.cache)
+    dataset_name = args.name or args.dataset
+    options = _options(args.option)
+    record = None
+    for encoder, sha, info in _encoders_to_evaluate(args):
+        config = {
+            "backend": args.backend, "device": args.device, "options": options, "overrides": overrides,
+            "encoder_kwargs": None if sha else yaml.safe_load(args.encoder_kwargs),
+        }  # fmt: skip
+        for protocol in protocols:
+            key = (dataset_name, args.fold, info.id, protocol.name, protocol.version, args.eval_seed)
+            if store.exists(key) and not args.force:
+                print(f"{info.id} {protocol.name}@v{protocol.version}: already stored, skipped")
+                continue
+            result = evaluate(
+                protocol, encoder, sha, args.dataset, args.root, fold=args.fold, cache=cache,
+                backend=args.backend, num_workers=args.workers, device=args.device, seed=args.eval_seed,
+                options=options,
+            )  # fmt: skip
+            record = make_record(result, info, dataset_name, args.dataset, config)
+            store.write(record, force=args.force)
+            metrics = ", ".join(f"{k} {v:.1f}" for k, v in record["metrics"].items())
+            print(
+                f"{info.id} {protocol.name}@v{protocol.version}: {metrics} ({result['n_test']} test / "
+                f"{result['n_train']} train videos, {len(result['failed'])} failed)"
+            )
+    if args.out and record is not None:
+        atomic_write_json(args.out, record)
+    print(f"feature cache: {cache.stats}")
+    return 0
+
+
+def _encoders_to_evaluate(args):
+    """Yield (encoder, checkpoint file sha256 or None, CheckpointInfo) for every requested source."""
     import torch
     import yaml
 
     from .encoders import create_encoder
     from .engine import load_encoder
     from .engine.checkpoint import file_sha256
-    from .evaluation import RetrievalProtocol, run_retrieval
-    from .io_utils import atomic_write_json
+    from .results.record import checkpoint_info_from_export, random_init_info
 
-    values = load_yaml(args.protocol_file) if args.protocol_file else {}
-    values.update(parse_overrides(args.overrides))
-    protocol = from_dict(RetrievalProtocol, values, "protocol")
-    if args.checkpoint:
-        encoder, _ = load_encoder(args.checkpoint)
-    else:
+    for path in args.checkpoint:
+        encoder, export = load_encoder(path)
+        sha = file_sha256(path)
+        yield encoder, sha, checkpoint_info_from_export(path, export, sha, args.checkpoint_id)
+    if args.random_init:
         torch.manual_seed(args.seed)
         encoder = create_encoder(args.random_init, **(yaml.safe_load(args.encoder_kwargs) or {}))
-    result = run_retrieval(
-        encoder,
-        args.dataset,
-        args.root,
-        protocol,
-        fold=args.fold,
-        backend=args.backend,
-        num_workers=args.workers,
-        device=args.device,
-        options=_options(args.option),
-    )
-    result["checkpoint"] = args.checkpoint or f"random-init:{args.random_init}:seed{args.seed}"
-    result["checkpoint_sha256"] = file_sha256(args.checkpoint) if args.checkpoint else None
-    if args.out:
-        atomic_write_json(args.out, result)
-    print(json.dumps(result["metrics"], indent=2))
-    print(
-        f"{result['n_queries']} queries, {result['n_gallery']} gallery videos; "
-        f"failed: {len(result['failed_queries'])} queries, {len(result['failed_gallery'])} gallery"
-    )
+        info = random_init_info(args.random_init, args.seed)
+        yield encoder, None, dataclasses.replace(info, id=args.checkpoint_id or info.id)
+
+
+def cmd_table(args) -> int:
+    from .results import ResultStore, render_tables
+
+    records = [
+        r
+        for r in ResultStore(args.store).records(args.dataset)
+        if args.fold is None or r["dataset"]["fold"] == args.fold
+    ]
+    if not records:
+        print(f"ssl-video: no results for dataset {args.dataset!r} in {args.store}", file=sys.stderr)
+        return 2
+    written = render_tables(records, args.out, title=args.title)
+    for path in written.values():
+        print(path)
     return 0
 
 
@@ -186,11 +266,13 @@ def cmd_data(args) -> int:
 def cmd_list(_args) -> int:
     from .datasets import list_datasets
     from .encoders import list_encoders
+    from .evaluation import list_protocols
     from .pretext import list_tasks
 
     print("pretext tasks:", ", ".join(list_tasks()))
     print("encoders:     ", ", ".join(list_encoders()))
     print("datasets:     ", ", ".join(list_datasets()))
+    print("protocols:    ", ", ".join(list_protocols()))
     return 0
 
 
@@ -204,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pretrain(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "table":
+            return cmd_table(args)
         if args.command == "data":
             return cmd_data(args)
         if args.command == "demo":

@@ -1,5 +1,5 @@
-"""`ssl-video eval retrieval` on real decoded videos: every video counted, provenance recorded,
-and a pretrained export and its random-init twin are both accepted."""
+"""`ssl-video eval` and `ssl-video table` on real decoded videos: every video counted, provenance
+recorded, results stored once, features decoded once, tables rendered from the store."""
 
 from __future__ import annotations
 
@@ -8,28 +8,43 @@ import json
 from conftest import TINY_VCOP
 
 from ssl_video.cli import main
-from ssl_video.datasets import load_dataset
+from ssl_video.datasets import dataset_fingerprint, load_dataset
+from ssl_video.results import ResultStore
 
-PROTOCOL = ["num_clips=3", "clip_len=4", "crop=28", "resize=null", "feature=pool5"]
+SMALL = ["num_clips=3", "clip_len=4", "crop=28", "resize=null"]
+
+
+def _eval(protocol, source, root, tmp_path, *extra, overrides=()):
+    return main(
+        ["eval", protocol, *SMALL, *overrides, *source, "--dataset", "ucf101", "--root", str(root),
+         "--name", "synth", "--workers", "0", "--store", str(tmp_path / "store"),
+         "--cache", str(tmp_path / "cache"), *extra]
+    )  # fmt: skip
+
+
+RANDOM = ["--random-init", "r3d_tiny", "--encoder-kwargs", "{width: 8}"]
 
 
 def test_retrieval_counts_every_video_and_records_provenance(tiny_synth, tmp_path):
     out = tmp_path / "random.json"
-    argv = ["eval", "retrieval", "--random-init", "r3d_tiny", "--encoder-kwargs", "{width: 8}"]
-    argv += ["--dataset", "ucf101", "--root", str(tiny_synth), "--workers", "0", "--out", str(out), *PROTOCOL]
-    assert main(argv) == 0
-    result = json.loads(out.read_text())
+    assert (
+        _eval("retrieval", RANDOM, tiny_synth, tmp_path, "--out", str(out), overrides=["feature=pool5"]) == 0
+    )
+    record = json.loads(out.read_text())
     n_test = len(load_dataset("ucf101", str(tiny_synth), split="test"))
     n_train = len(load_dataset("ucf101", str(tiny_synth), split="train"))
-    assert result["n_queries"] == n_test and result["n_gallery"] == n_train
-    assert result["protocol"]["name"] == "retrieval_vcop" and len(result["protocol"]["hash"]) == 16
-    assert result["dataset"]["fingerprint_test"] != result["dataset"]["fingerprint_train"]
-    assert set(result["metrics"]) == {"R@1", "R@5", "R@10", "R@20", "R@50"}
+    assert record["config"]["n_test"] == n_test and record["config"]["n_train"] == n_train
+    assert record["protocol"]["name"] == "retrieval_vcop" and len(record["protocol"]["hash"]) == 16
+    assert record["protocol"]["settings"]["feature"] == "pool5"
+    fingerprint = dataset_fingerprint(load_dataset("ucf101", str(tiny_synth), split="all"))
+    assert record["dataset"] == {"name": "synth", "adapter": "ucf101", "fold": 1, "fingerprint": fingerprint}
+    assert record["checkpoint"]["method"] == "random_init" and record["checkpoint"]["sha256"] is None
+    assert set(record["metrics"]) == {"R@1", "R@5", "R@10", "R@20", "R@50"}
     # with a gallery smaller than 50, R@50 ranks the whole gallery: every query's class is there
-    assert result["metrics"]["R@50"] == 100.0
+    assert record["metrics"]["R@50"] == 100.0
 
 
-def test_retrieval_of_a_pretrained_export(tiny_synth, tmp_path):
+def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
     run = tmp_path / "run"
     assert (
         main(
@@ -44,10 +59,28 @@ def test_retrieval_of_a_pretrained_export(tiny_synth, tmp_path):
         )
         == 0
     )
-    out = tmp_path / "vcop.json"
-    argv = ["eval", "retrieval", "--checkpoint", str(run / "encoder.pt"), "--dataset", "ucf101"]
-    argv += ["--root", str(tiny_synth), "--workers", "0", "--out", str(out), *PROTOCOL]
-    assert main(argv) == 0
-    result = json.loads(out.read_text())
-    assert result["checkpoint"].endswith("encoder.pt") and not result["failed_queries"]
-    assert len(result["checkpoint_sha256"]) == 64
+    pretrained = ["--checkpoint", str(run / "encoder.pt")]
+    assert _eval("all", [*pretrained, *RANDOM], tiny_synth, tmp_path) == 0  # one command, both
+    store = ResultStore(tmp_path / "store")
+    records = list(store.records("synth"))
+    protocols = {r["protocol"]["name"] for r in records}
+    assert protocols == {"retrieval_vcop", "retrieval_coclr", "knn", "linear_cached"}
+    assert len(records) == 8
+    vcop = next(r for r in records if r["checkpoint"]["method"] == "vcop")
+    assert len(vcop["checkpoint"]["sha256"]) == 64 and not vcop["config"]["failed"]
+
+    # a second run finds every result in the store: nothing is evaluated or decoded again
+    mtimes = {p: p.stat().st_mtime_ns for p in store.paths()}
+    capsys.readouterr()
+    assert _eval("all", pretrained, tiny_synth, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert out.count("already stored") == 4 and "'videos_decoded': 0" in out
+    assert {p: p.stat().st_mtime_ns for p in store.paths()} == mtimes
+
+    stem = tmp_path / "tables" / "synth"
+    assert main(["table", "--store", str(tmp_path / "store"), "--dataset", "synth", "--out", str(stem)]) == 0
+    md = stem.with_suffix(".md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| vcop") or line.startswith("| random_init")]
+    assert len(rows) == 2, md
+    for suffix in (".csv", ".tex", ".html"):
+        assert stem.with_suffix(suffix).exists()
