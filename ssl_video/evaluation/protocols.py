@@ -1,9 +1,10 @@
 """Evaluation protocols as versioned, declarative, frozen settings objects (PRETEXT_SPEC §12).
 
 A protocol YAML under the repo's ``evaluation/`` folder names its ``kind`` (``retrieval``, ``knn``,
-``linear``), which selects the dataclass below; every other key must be a field of that dataclass
-(an unknown key is a ``ConfigError`` naming the key and the closest valid ones). ``protocol_hash``
-covers every resolved setting, so it changes whenever anything that could change a number changes.
+``linear``, ``finetune``, ``lowshot``), which selects the dataclass below; every other key must be a
+field of that dataclass (an unknown key is a ``ConfigError`` naming the key and the closest valid
+ones). ``protocol_hash`` covers every resolved setting, so it changes whenever anything that could
+change a number changes.
 
 Each protocol carries the same feature-extraction fields (``num_clips``, ``windows``, ``clip_len``,
 ``crop``, ``resize``, ``feature``); ``protocol.extraction`` gathers them into an ``Extraction`` with
@@ -119,10 +120,31 @@ class KnnProtocol(_ExtractionFields):
 
 
 @dataclass(frozen=True)
-class LinearProtocol(_ExtractionFields):
-    """Linear probe on cached frozen features (§12.B, mode "cached"): L2-normalised features, one
-    nn.Linear trained with minibatch SGD (momentum, cosine schedule) on the train split;
-    top1 / top5 / mean class accuracy in % on the test split."""
+class _ClipTrainingFields(_ExtractionFields):
+    """Fields of the protocols that train on decoded clips (``transfer.py``): test views are
+    ``num_clips`` evenly spaced clips x ``spatial_crops`` crops (1 or 3); ``flip`` mirrors training
+    clips with probability 1/2 (off by default: it changes the label of direction classes such as
+    SynthMotion's TranslateLeft/Right or Something-Something's "left to right")."""
+
+    spatial_crops: int = 1
+    flip: bool = False
+
+    def _check_clip_training(self, what: str) -> None:
+        if self.spatial_crops not in (1, 3):
+            raise ConfigError(f"protocol.spatial_crops: expected 1 or 3, got {self.spatial_crops}")
+        if self.windows != "uniform" or self.feature != "pool":
+            raise ConfigError(f"protocol: {what} needs windows=uniform and feature=pool")
+
+
+@dataclass(frozen=True)
+class LinearProtocol(_ClipTrainingFields):
+    """Linear probe on the frozen encoder (§12.B), L2-normalised pooled features -> one nn.Linear
+    trained with minibatch SGD (momentum, cosine schedule); top1 / top5 / mean class accuracy in %.
+
+    mode "cached": features of the test-time clips, extracted once and cached (no augmentation).
+    mode "end_to_end": one random, augmented clip per video per epoch through the frozen trunk
+    (BatchNorm in eval mode), multi-view test (``num_clips`` x ``spatial_crops``), plus clip_top1.
+    """
 
     name: str = "linear_cached"
     kind: str = "linear"
@@ -135,17 +157,86 @@ class LinearProtocol(_ExtractionFields):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.mode != "cached":
-            raise ConfigError(f"protocol.mode: only 'cached' is implemented, got {self.mode!r}")
+        if self.mode not in ("cached", "end_to_end"):
+            raise ConfigError(f"protocol.mode: expected 'cached' or 'end_to_end', got {self.mode!r}")
+        if self.mode == "end_to_end":
+            self._check_clip_training("the end-to-end linear probe")
+        elif self.spatial_crops != 1 or self.flip:
+            raise ConfigError(
+                "protocol: mode 'cached' uses centre crops without flips (spatial_crops=1, flip=false)"
+            )
 
 
-Protocol = RetrievalProtocol | KnnProtocol | LinearProtocol
+@dataclass(frozen=True)
+class FinetuneProtocol(_ClipTrainingFields):
+    """Full finetuning (§12.C): encoder + dropout + Linear all train on one random clip per video per
+    epoch; multi-view test. Metrics: clip_top1, top1, top5, mean_class_acc in %."""
+
+    name: str = "finetune"
+    kind: str = "finetune"
+    epochs: int = 150
+    batch_size: int = 8
+    optimizer: str = "sgd"
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    schedule: str = "constant"
+    dropout: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_clip_training("finetuning")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"protocol.optimizer: expected sgd or adamw, got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"protocol.schedule: expected constant or cosine, got {self.schedule!r}")
+
+
+@dataclass(frozen=True)
+class LowshotProtocol(_ExtractionFields):
+    """Low-shot linear probe on cached features (``lowshot.py``): ``shots`` videos per class and/or
+    ``examples`` videos in all (SEVERE: 1000), one draw per evaluation seed; ``draws`` is how many
+    seeds (0..draws-1) ``ssl-video eval`` runs by default. Metrics top1_<k>shot / top1_<n>ex in %."""
+
+    name: str = "lowshot"
+    kind: str = "lowshot"
+    shots: tuple[int, ...] = (1, 5, 10)
+    examples: tuple[int, ...] = ()
+    draws: int = 5
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (self.shots or self.examples) or min((*self.shots, *self.examples)) < 1:
+            raise ConfigError("protocol: lowshot needs shots and/or examples, each >= 1")
+        if self.draws < 1:
+            raise ConfigError("protocol.draws: must be >= 1")
+
+
+Protocol = RetrievalProtocol | KnnProtocol | LinearProtocol | FinetuneProtocol | LowshotProtocol
 PROTOCOL_KINDS: dict[str, type] = {
     "retrieval": RetrievalProtocol,
     "knn": KnnProtocol,
     "linear": LinearProtocol,
+    "finetune": FinetuneProtocol,
+    "lowshot": LowshotProtocol,
 }
 _KIND_OF = {cls: kind for kind, cls in PROTOCOL_KINDS.items()}
+
+
+def uses_cached_features(protocol: Protocol) -> bool:
+    """True when the protocol works on cached test-time descriptors (no training on clips)."""
+    return not isinstance(protocol, FinetuneProtocol) and getattr(protocol, "mode", "cached") == "cached"
+
+
+def is_stochastic(protocol: Protocol) -> bool:
+    """True when the protocol's numbers depend on its seed (training or drawing); retrieval and kNN
+    are deterministic, so one seed is all they need."""
+    return not isinstance(protocol, RetrievalProtocol | KnnProtocol)
 
 
 def protocol_identity(protocol: Protocol) -> dict[str, Any]:

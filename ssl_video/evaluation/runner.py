@@ -1,4 +1,5 @@
-"""One entry point for every protocol kind: descriptors once (through the cache), then the metric.
+"""One entry point for every protocol kind: descriptors once (through the cache), then the metric;
+or, for the protocols that train on clips (end-to-end linear probe, finetuning), ``transfer.py``.
 
 ``evaluate`` extracts the descriptors of the train and test splits together, as one cache entry
 keyed by the combined (train + test) dataset fingerprint, so retrieval, kNN and the cached linear
@@ -16,8 +17,18 @@ from ..datasets import VideoDataset, dataset_fingerprint, load_dataset
 from .cache import FeatureCache, extract_features, state_dict_hash
 from .knn import knn_metrics
 from .linear import linear_metrics
-from .protocols import KnnProtocol, LinearProtocol, Protocol, RetrievalProtocol, protocol_identity
+from .lowshot import lowshot_metrics
+from .protocols import (
+    KnnProtocol,
+    LinearProtocol,
+    LowshotProtocol,
+    Protocol,
+    RetrievalProtocol,
+    protocol_identity,
+    uses_cached_features,
+)
 from .retrieval import retrieval_metrics
+from .transfer import run_clip_protocol
 
 
 def evaluate(
@@ -39,10 +50,12 @@ def evaluate(
 
     checkpoint_hash: cache key of the weights (e.g. ``file_sha256`` of the export); None means
     ``state_dict_hash(encoder)``. cache: a FeatureCache, or None to extract without caching.
-    seed: the linear probe's seed (retrieval and kNN are deterministic).
+    seed: the seed of training and drawing (linear, finetune, lowshot; retrieval and kNN are
+    deterministic). Protocols that train on clips never use the cache.
     Returns {"metrics", "n_train", "n_test", "failed" (paths, train then test), "failed_train",
     "failed_test", "dataset_fingerprint" (train + test combined), "dataset" (name, fold, per-split
-    fingerprints), "protocol" (name, version, hash, settings), "checkpoint_hash", "seed", "seconds"}.
+    fingerprints), "protocol" (name, version, hash, settings), "checkpoint_hash", "seed",
+    "details" (training statistics of clip protocols), "seconds"}.
     """
     start = time.time()
     options = options or {}
@@ -57,27 +70,21 @@ def evaluate(
         raise ValueError(f"{dataset}: {len(unlabeled)} video(s) have no label (e.g. {unlabeled[0]})")
     if checkpoint_hash is None:
         checkpoint_hash = state_dict_hash(encoder)
-    extraction = protocol.extraction
-    if cache is None:
-        features, ok = extract_features(encoder, extraction, combined.records, backend, num_workers, device)
-    else:
-        features, ok = cache.get_or_extract(
-            encoder, checkpoint_hash, extraction, dataset, combined.records, fingerprint,
-            backend=backend, num_workers=num_workers, device=device,
-        )  # fmt: skip
-    n_train = len(train.records)
-    labels = np.array([r.label for r in combined.records], dtype=np.int64)
-    split_train = (features[:n_train], labels[:n_train], ok[:n_train])
-    split_test = (features[n_train:], labels[n_train:], ok[n_train:])
     num_classes = len(train.classes)
-    if isinstance(protocol, RetrievalProtocol):
-        metrics = retrieval_metrics(protocol, split_train, split_test)
-    elif isinstance(protocol, KnnProtocol):
-        metrics = knn_metrics(protocol, split_train, split_test, num_classes)
-    elif isinstance(protocol, LinearProtocol):
-        metrics = linear_metrics(protocol, split_train, split_test, num_classes, seed)
+    n_train = len(train.records)
+    details: dict = {}
+    if uses_cached_features(protocol):
+        metrics, ok = _cached_protocol(
+            protocol, encoder, checkpoint_hash, dataset, combined.records, fingerprint, n_train,
+            num_classes, cache, backend, num_workers, device, seed,
+        )  # fmt: skip
     else:
-        raise TypeError(f"not a protocol: {type(protocol).__name__}")
+        metrics, details = run_clip_protocol(
+            protocol, encoder, train.records, test.records, num_classes, seed=seed, backend=backend,
+            num_workers=num_workers, device=device,
+        )  # fmt: skip
+        failed = set(details.pop("failed_train")) | set(details.pop("failed_test"))
+        ok = np.array([r.path not in failed for r in combined.records], dtype=bool)
     failed_train = [r.path for r, good in zip(train.records, ok[:n_train]) if not good]
     failed_test = [r.path for r, good in zip(test.records, ok[n_train:]) if not good]
     return {
@@ -97,5 +104,35 @@ def evaluate(
         "protocol": protocol_identity(protocol),
         "checkpoint_hash": checkpoint_hash,
         "seed": seed,
+        "details": details,
         "seconds": round(time.time() - start, 2),
     }
+
+
+def _cached_protocol(
+    protocol, encoder, checkpoint_hash, dataset, records, fingerprint, n_train, num_classes, cache,
+    backend, num_workers, device, seed,
+) -> tuple[dict, np.ndarray]:  # fmt: skip
+    """Metrics of a protocol on cached descriptors (train rows first, then test) and the ok flags."""
+    extraction = protocol.extraction
+    if cache is None:
+        features, ok = extract_features(encoder, extraction, records, backend, num_workers, device)
+    else:
+        features, ok = cache.get_or_extract(
+            encoder, checkpoint_hash, extraction, dataset, records, fingerprint,
+            backend=backend, num_workers=num_workers, device=device,
+        )  # fmt: skip
+    labels = np.array([r.label for r in records], dtype=np.int64)
+    split_train = (features[:n_train], labels[:n_train], ok[:n_train])
+    split_test = (features[n_train:], labels[n_train:], ok[n_train:])
+    if isinstance(protocol, RetrievalProtocol):
+        metrics = retrieval_metrics(protocol, split_train, split_test)
+    elif isinstance(protocol, KnnProtocol):
+        metrics = knn_metrics(protocol, split_train, split_test, num_classes)
+    elif isinstance(protocol, LinearProtocol):
+        metrics = linear_metrics(protocol, split_train, split_test, num_classes, seed)
+    elif isinstance(protocol, LowshotProtocol):
+        metrics = lowshot_metrics(protocol, split_train, split_test, num_classes, seed)
+    else:
+        raise TypeError(f"not a protocol: {type(protocol).__name__}")
+    return metrics, ok
