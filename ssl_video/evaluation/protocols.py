@@ -9,6 +9,8 @@ change a number changes.
 Each protocol carries the same feature-extraction fields (``num_clips``, ``windows``, ``clip_len``,
 ``crop``, ``resize``, ``feature``); ``protocol.extraction`` gathers them into an ``Extraction`` with
 its own hash. Protocols whose extractions are equal share cached features (see ``cache.py``).
+``folds`` lists the official splits the protocol is run on (``[1]``: split 1 only; ``[1, 2, 3]``:
+each split evaluated and stored, tables average over them).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class _ExtractionFields:
     crop: int = 112
     resize: tuple[int, int] | None = (128, 171)
     feature: str = "pool"
+    folds: tuple[int, ...] = (1,)
 
     def __post_init__(self):
         expected = _KIND_OF[type(self)]
@@ -77,6 +80,8 @@ class _ExtractionFields:
             raise ConfigError(
                 f"protocol.feature: expected one of {', '.join(FEATURES)}, got {self.feature!r}"
             )
+        if not self.folds or min(self.folds) < 1 or len(set(self.folds)) != len(self.folds):
+            raise ConfigError(f"protocol.folds: distinct official split numbers >= 1, got {list(self.folds)}")
         if self.clip_len < 1 or self.crop < 1 or (self.windows == "uniform" and self.num_clips < 1):
             raise ConfigError("protocol: clip_len, crop and (uniform windows) num_clips must be >= 1")
 

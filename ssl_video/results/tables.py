@@ -17,7 +17,9 @@ Conventions (also printed in every table's footer):
   every cell at full precision.
 * Higher is better for every metric: the best mean per column, compared as displayed (rounded),
   is bold; ties are all bold.
-* All records must come from one dataset and fold, and each protocol@version from one protocol
+* All records must come from one dataset (several official folds are pooled: a protocol that says
+  "all three splits averaged" stores one record per fold, and its cells average them; the footer
+  lists the folds), and each protocol@version from one protocol
   hash (settings changed without a version bump are an error, not an average).
 """
 
@@ -42,6 +44,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "retrieval": ("R@1", "R@5", "R@10"),
     "knn": ("top1",),
     "linear": ("top1",),
+    "finetune": ("top1",),
 }
 MISSING = "–"
 
@@ -146,12 +149,12 @@ def cell_stats(values: list[float]) -> Cell:
     return Cell(float(np.mean(arr)), std, int(arr.size))
 
 
-def _check_single_dataset(records: Sequence[Mapping[str, Any]]) -> tuple[str, int]:
-    seen = sorted({(r["dataset"]["name"], r["dataset"]["fold"]) for r in records})
-    if len(seen) != 1:
-        listed = ", ".join(f"{name} fold {fold}" for name, fold in seen)
-        raise ValueError(f"records come from several datasets/folds ({listed}); render one at a time")
-    return seen[0]
+def _check_single_dataset(records: Sequence[Mapping[str, Any]]) -> tuple[str, list[int]]:
+    """The records' dataset name and sorted folds; several dataset names are an error."""
+    names = sorted({r["dataset"]["name"] for r in records})
+    if len(names) != 1:
+        raise ValueError(f"records come from several datasets ({', '.join(names)}); render one at a time")
+    return names[0], sorted({r["dataset"]["fold"] for r in records})
 
 
 def _protocol_hashes(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
@@ -174,14 +177,15 @@ def _describe_code(code: Mapping[str, Any]) -> str:
 
 
 def _footer(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], decimals: int) -> list[str]:
-    dataset, fold = _check_single_dataset(records)
+    dataset, folds = _check_single_dataset(records)
     hashes = _protocol_hashes(records)
     shown = sorted({(c.protocol, c.version) for c in columns})
     lines = [
         f"Protocol {name}@v{version}: hash {hashes.get((name, version), 'n/a')}" for name, version in shown
     ]
     fingerprints = sorted({r["dataset"]["fingerprint"] for r in records})
-    lines.append(f"Dataset {dataset} fold {fold}: fingerprint {', '.join(fingerprints)}")
+    where = f"fold {folds[0]}" if len(folds) == 1 else f"folds {', '.join(map(str, folds))} (pooled)"
+    lines.append(f"Dataset {dataset} {where}: fingerprint {', '.join(fingerprints)}")
     codes = sorted({_describe_code(r["code_version"]) for r in records})
     lines.append(f"Code: {'; '.join(codes)}")
     lines.append(
