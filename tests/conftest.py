@@ -1,6 +1,10 @@
-"""Shared fixtures: a tiny SynthMotion set generated once per test session."""
+"""Shared fixtures: a tiny SynthMotion set generated once per test session; the local Slurm cluster."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,39 @@ def tiny_synth(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "synthmotion"
     generate_synthmotion(root, TINY_SYNTH)
     return root
+
+
+SLURM_LOCAL = Path(__file__).resolve().parent.parent / "slurm" / "local"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slurm: needs the local Slurm test cluster (started by the slurm_cluster fixture)"
+    )
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The local Slurm test cluster (slurm/local/up.sh) as a ClusterProfile ('local').
+
+    Started when it is not already up (as root), and left running: other test sessions may be using
+    it; `sudo bash slurm/local/down.sh` stops it. When it cannot start, the test is skipped, or fails
+    when SSL_VIDEO_REQUIRE_SLURM=1 (set by .ci/run).
+    """
+    from ssl_video.slurm import load_profile
+
+    def unavailable(why: str):
+        if os.environ.get("SSL_VIDEO_REQUIRE_SLURM") == "1":
+            pytest.fail(
+                f"the local Slurm cluster is required (SSL_VIDEO_REQUIRE_SLURM=1): {why}", pytrace=False
+            )
+        pytest.skip(f"local Slurm cluster unavailable ({why}); start it with: sudo bash slurm/local/up.sh")
+
+    status = subprocess.run(["bash", str(SLURM_LOCAL / "status.sh")], capture_output=True, text=True)
+    if status.returncode != 0:
+        if os.geteuid() != 0:
+            unavailable("it is not running, and starting it needs root")
+        up = subprocess.run(["bash", str(SLURM_LOCAL / "up.sh")], capture_output=True, text=True, timeout=900)
+        if up.returncode != 0:
+            unavailable(f"slurm/local/up.sh failed: {(up.stderr or up.stdout).strip()[-1500:]}")
+    return load_profile("local")

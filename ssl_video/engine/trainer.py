@@ -43,6 +43,37 @@ RESUMABLE_CHANGES = {
 }
 
 
+class TrainingStopped(RuntimeError):
+    """``fit()`` wrote a checkpoint and stopped before the end because a stop was requested."""
+
+    def __init__(self, step: int, path: Path | None):
+        super().__init__(f"training stopped on request at step {step} (checkpoint: {path})")
+        self.step = step
+        self.path = path
+
+
+class _CheckpointRequest:
+    """A process-wide request, honoured by the running loop at its next step boundary."""
+
+    checkpoint = False
+    stop = False
+
+
+def request_checkpoint(stop: bool = False) -> None:
+    """Ask the running training loop to write a checkpoint after its current step.
+
+    With ``stop=True``, ``fit()`` then raises TrainingStopped. Safe to call from a signal handler
+    (e.g. a scheduler's preemption or time-limit signal) or from another thread; a request made
+    before the loop starts is honoured after its first step.
+    """
+    _CheckpointRequest.stop = _CheckpointRequest.stop or stop
+    _CheckpointRequest.checkpoint = True
+
+
+def clear_checkpoint_request() -> None:
+    _CheckpointRequest.checkpoint = _CheckpointRequest.stop = False
+
+
 class PretrainModel(nn.Module):
     """Encoder + task heads as one module (what DDP wraps); forward returns the task's output."""
 
@@ -301,6 +332,8 @@ class Trainer:
                     self.save_checkpoint()
                 if self.step >= self.total_steps:
                     break
+                if self._checkpoint_requested():
+                    self._honour_checkpoint_request(progress, writer)
             epoch_done = self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps
             if self.val_dataset is not None and env.is_main and epoch_done:
                 val_metrics = self.validate()
@@ -311,6 +344,7 @@ class Trainer:
             progress.close()
         if failed and writer is not None:
             writer.add_scalar("data/failed_decodes", failed, self.step)
+        clear_checkpoint_request()  # a request that came after the last step: the final checkpoint serves it
         summary = self._finish(last_metrics, val_metrics, failed, time.time() - start_time)
         if writer is not None:
             writer.close()
@@ -319,10 +353,45 @@ class Trainer:
         shutdown_distributed()
         return summary
 
+    def _checkpoint_requested(self) -> bool:
+        """Whether request_checkpoint() was called (on any rank: all ranks must stop at the same step)."""
+        if not self.env.enabled:
+            return _CheckpointRequest.checkpoint
+        flags = torch.tensor(
+            [int(_CheckpointRequest.checkpoint), int(_CheckpointRequest.stop)],
+            dtype=torch.int32,
+            device=self.device,
+        )
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        _CheckpointRequest.stop = bool(flags[1])
+        return bool(flags[0])
+
+    def _honour_checkpoint_request(self, progress, writer) -> None:
+        """Write the requested checkpoint; when a stop was requested, end the run with TrainingStopped."""
+        stop = _CheckpointRequest.stop
+        clear_checkpoint_request()
+        path = None
+        if self.step % self.cfg.train.checkpoint_every == 0:  # just written by the periodic save
+            path = latest_checkpoint(self.out_dir) if self.env.is_main else None
+        else:
+            path = self.save_checkpoint()
+        log.warning("step %d: checkpoint written on request (%s)", self.step, path)
+        if not stop:
+            return
+        if progress is not None:
+            progress.close()
+        if writer is not None:
+            writer.close()
+        if self.env.enabled:
+            dist.barrier()
+        shutdown_distributed()
+        raise TrainingStopped(self.step, path)
+
     def _log(self, writer, window, steps, wait_time, busy_time, clips_per_step) -> dict[str, float]:
         metrics = {k: v / steps for k, v in window.items()}
         if self.env.enabled:
-            packed = torch.tensor([metrics[k] for k in sorted(metrics)], dtype=torch.float64)
+            values = [metrics[k] for k in sorted(metrics)]
+            packed = torch.tensor(values, dtype=torch.float64, device=self.device)  # NCCL: on the GPU
             dist.all_reduce(packed)
             metrics = {k: float(v) / self.env.world_size for k, v in zip(sorted(metrics), packed)}
         metrics["lr"] = self.optimizer.param_groups[0]["lr"]
