@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import sys
@@ -19,7 +20,12 @@ EPILOG_EVAL = """examples:
   ssl-video eval all clip_len=8 crop=56 resize=null --checkpoint runs/vcop/encoder.pt \\
       --random-init r3d_tiny --encoder-kwargs '{width: 16}' --dataset ucf101 --root data/synthmotion \\
       --name synthmotion
-Protocol overrides (KEY=VALUE) go right after the protocol name.
+  ssl-video eval all clip_len=8 crop=56 resize=null finetune.epochs=10 ... (finetune only)
+Protocol overrides (KEY=VALUE) go right after the protocol name; with 'all', a key prefixed with a
+protocol name (finetune.epochs=10) applies to that protocol only, the others to every protocol.
+Seeds: retrieval and kNN are deterministic and run once (seed 0); linear, finetune and lowshot run
+every --eval-seed (default: 0; lowshot: its draws 0..draws-1), one stored result per seed, and
+tables show mean ± std over them.
 Results go to the store (one JSON per checkpoint, protocol, dataset, fold and seed); a result the store
 already holds is skipped unless --force. Features are cached, so protocols that share an extraction
 decode each video once. 'retrieval' is short for retrieval_vcop."""
@@ -27,7 +33,11 @@ decode each video once. 'retrieval' is short for retrieval_vcop."""
 EPILOG_PRETRAIN = """examples:
   ssl-video pretrain vcop data.root=data/ucf101 train.out_dir=runs/vcop
   ssl-video pretrain pretext/vcop.yaml encoder.name=r3d_tiny train.epochs=5 --resume auto
-Overrides are dotted keys (see pretext/*.yaml); an unknown key is an error naming the closest valid keys."""
+  ssl-video pretrain vcop train.out_dir=runs/vcop --executor slurm --profile local --wait
+Overrides are dotted keys (see pretext/*.yaml); an unknown key is an error naming the closest valid keys.
+--executor slurm submits the same command to Slurm (profile: slurm/NAME.yaml or a YAML path) with
+--resume auto, so a preempted or timed-out job checkpoints, requeues itself and continues; Slurm logs
+go to --log-dir (default TRAIN.OUT_DIR/slurm/JOBID/), results to train.out_dir as for a local run."""
 
 
 def _add_dataset_args(p: argparse.ArgumentParser, split: bool = True) -> None:
@@ -35,7 +45,12 @@ def _add_dataset_args(p: argparse.ArgumentParser, split: bool = True) -> None:
         "--dataset", default="ucf101", help="adapter name (ssl-video list shows them; default ucf101)"
     )
     p.add_argument("--root", required=True, help="dataset folder")
-    p.add_argument("--fold", type=int, default=1, help="official split number (default 1)")
+    if split:
+        p.add_argument("--fold", type=int, default=1, help="official split number (default 1)")
+    else:  # evaluation: the protocol says which splits
+        p.add_argument(
+            "--fold", type=int, default=None, help="only this official split (default: the protocol's folds)"
+        )
     if split:
         p.add_argument("--split", default="all", help="train | test | val | all (default all)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="adapter option")
@@ -58,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", default=None, help="'auto' (latest checkpoint in train.out_dir, if any) or a path"
     )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument(
+        "--executor", choices=("local", "slurm"), default="local", help="run here (default) or on Slurm"
+    )
+    p.add_argument("--profile", help="cluster profile for --executor slurm: NAME (slurm/NAME.yaml) or a path")
+    p.add_argument("--log-dir", help="Slurm log folder (default: TRAIN.OUT_DIR/slurm)")
+    p.add_argument("--wait", action="store_true", help="with --executor slurm: wait for the job to end")
 
     p = sub.add_parser(
         "eval",
@@ -79,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random init (default 0)")
     p.add_argument(
-        "--eval-seed", type=int, default=0, help="seed of the evaluation (linear probe; default 0)"
+        "--eval-seed",
+        type=int,
+        action="append",
+        default=None,
+        help="seed of training/drawing in linear, finetune, lowshot (repeatable; see below)",
     )
     p.add_argument("--checkpoint-id", help="store name of a single checkpoint (default: derived from it)")
     _add_dataset_args(p, split=False)
@@ -97,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="render comparison tables (md, csv, tex, html, png) from the store")
     p.add_argument("--store", default="results/store", help="result store folder (default results/store)")
     p.add_argument("--dataset", required=True, help="dataset name as stored (the --name given to eval)")
-    p.add_argument("--fold", type=int, default=None, help="only this fold (default: the only one stored)")
+    p.add_argument(
+        "--fold", type=int, default=None, help="only this fold (default: every stored fold, pooled)"
+    )
     p.add_argument("--out", required=True, help="output path without suffix, e.g. results/synthmotion")
     p.add_argument("--title", help="table title")
 
@@ -129,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
 
     sub.add_parser("list", help="registered pretext tasks, encoders and dataset adapters")
+    _add_bench_parser(sub)
     return parser
 
 
@@ -138,7 +166,6 @@ def _options(items: list[str]) -> dict:
 
 def cmd_pretrain(args) -> int:
     from .config import load_pretrain_config, to_dict
-    from .engine import pretrain
 
     cfg = load_pretrain_config(args.recipe, args.overrides)
     if args.print_config:
@@ -146,9 +173,41 @@ def cmd_pretrain(args) -> int:
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         return 0
+    if args.executor == "slurm":
+        return _submit_pretrain(args, cfg)
+    from .engine import pretrain  # imports torch: not needed to print or submit
+
     summary = pretrain(cfg, resume=args.resume)
     print(json.dumps({k: summary[k] for k in ("task", "steps", "train", "val", "chance_accuracy")}, indent=2))
     print(f"encoder export: {Path(cfg.train.out_dir) / 'encoder.pt'}")
+    return 0
+
+
+def _submit_pretrain(args, cfg) -> int:
+    """Submit this pretraining to Slurm as a Job (the same command, continuing with --resume auto)."""
+    from .slurm import Job, JobFailed, SubmissionError, load_profile, make_launcher
+
+    if not args.profile:
+        raise ConfigError("--executor slurm needs --profile NAME (slurm/NAME.yaml, e.g. local) or a path")
+    argv = ("pretrain", args.recipe, *args.overrides, "--resume", args.resume or "auto")
+    job = Job(f"pretrain-{cfg.task.name}", argv)
+    log_dir = Path(args.log_dir or Path(cfg.train.out_dir) / "slurm")
+    launcher = make_launcher("slurm", log_dir, load_profile(args.profile))
+    try:
+        handle = launcher.submit(job)
+    except SubmissionError as e:
+        print(f"ssl-video: cannot submit: {e}", file=sys.stderr)
+        return 2
+    print(f"submitted Slurm job {handle.job_id} ({job.name}): {job.command}")
+    print(f"logs: {handle.log_path.parent}/   results: {cfg.train.out_dir}/")
+    if not args.wait:
+        return 0
+    try:
+        handle.wait()
+    except JobFailed as e:
+        print(f"ssl-video: {e}", file=sys.stderr)
+        return 1
+    print(f"job {handle.job_id} {handle.state()}; encoder export: {Path(cfg.train.out_dir) / 'encoder.pt'}")
     return 0
 
 
@@ -164,7 +223,9 @@ def cmd_eval(args) -> int:
         list_protocols() if args.protocol == "all" else [PROTOCOL_ALIASES.get(args.protocol, args.protocol)]
     )
     overrides = parse_overrides(args.overrides)
-    protocols = [load_protocol(name, overrides) for name in names]  # every one checked before any work
+    # every protocol is checked before any work
+    known = set(list_protocols()) | set(names)
+    protocols = [load_protocol(name, protocol_overrides(overrides, name, known)) for name in names]
     if not args.checkpoint and not args.random_init:
         raise ConfigError("give --checkpoint PATH (repeatable) and/or --random-init ENCODER")
     if args.checkpoint_id and len(args.checkpoint) + bool(args.random_init) > 1:
@@ -179,26 +240,54 @@ def cmd_eval(args) -> int:
             "encoder_kwargs": None if sha else yaml.safe_load(args.encoder_kwargs),
         }  # fmt: skip
         for protocol in protocols:
-            key = (dataset_name, args.fold, info.id, protocol.name, protocol.version, args.eval_seed)
-            if store.exists(key) and not args.force:
-                print(f"{info.id} {protocol.name}@v{protocol.version}: already stored, skipped")
-                continue
-            result = evaluate(
-                protocol, encoder, sha, args.dataset, args.root, fold=args.fold, cache=cache,
-                backend=args.backend, num_workers=args.workers, device=args.device, seed=args.eval_seed,
-                options=options,
-            )  # fmt: skip
-            record = make_record(result, info, dataset_name, args.dataset, config)
-            store.write(record, force=args.force)
-            metrics = ", ".join(f"{k} {v:.1f}" for k, v in record["metrics"].items())
-            print(
-                f"{info.id} {protocol.name}@v{protocol.version}: {metrics} ({result['n_test']} test / "
-                f"{result['n_train']} train videos, {len(result['failed'])} failed)"
-            )
+            folds = [args.fold] if args.fold is not None else list(protocol.folds)
+            for fold, seed in itertools.product(folds, evaluation_seeds(protocol, args.eval_seed)):
+                key = (dataset_name, fold, info.id, protocol.name, protocol.version, seed)
+                label = f"{info.id} {protocol.name}@v{protocol.version} fold {fold} seed {seed}"
+                if store.exists(key) and not args.force:
+                    print(f"{label}: already stored, skipped")
+                    continue
+                result = evaluate(
+                    protocol, encoder, sha, args.dataset, args.root, fold=fold, cache=cache,
+                    backend=args.backend, num_workers=args.workers, device=args.device, seed=seed,
+                    options=options,
+                )  # fmt: skip
+                record = make_record(result, info, dataset_name, args.dataset, config)
+                store.write(record, force=args.force)
+                metrics = ", ".join(f"{k} {v:.1f}" for k, v in record["metrics"].items())
+                print(
+                    f"{label}: {metrics} ({result['n_test']} test / {result['n_train']} train videos, "
+                    f"{len(result['failed'])} failed, {result['seconds']:.0f} s)"
+                )
     if args.out and record is not None:
         atomic_write_json(args.out, record)
     print(f"feature cache: {cache.stats}")
     return 0
+
+
+def protocol_overrides(overrides: dict, name: str, names) -> dict:
+    """The overrides for protocol ``name``: every key that is not a protocol name (``names``: all
+    known protocol names), then the mapping under ``name`` itself on top
+    (``finetune.epochs=10`` -> ``{"finetune": {"epochs": 10}}``)."""
+    from .config import deep_merge
+
+    shared = {k: v for k, v in overrides.items() if k not in names}
+    own = overrides.get(name, {})
+    if not isinstance(own, dict):
+        raise ConfigError(f"override '{name}={own}': a protocol name needs a key, e.g. {name}.epochs=10")
+    return deep_merge(shared, own)
+
+
+def evaluation_seeds(protocol, requested: list[int] | None) -> list[int]:
+    """Seeds to run: one (0) for deterministic protocols; else ``requested``, or by default 0
+    (lowshot: its draws 0..draws-1)."""
+    from .evaluation.protocols import is_stochastic
+
+    if not is_stochastic(protocol):
+        return [0]
+    if requested:
+        return sorted(set(requested))
+    return list(range(getattr(protocol, "draws", 1)))
 
 
 def _encoders_to_evaluate(args):
@@ -276,8 +365,70 @@ def cmd_list(_args) -> int:
     return 0
 
 
+EPILOG_BENCH = """examples:
+  ssl-video bench benchmarks/matrices/synthmotion_small.yaml              # = bench run ... (local)
+  ssl-video bench run benchmarks/matrices/synthmotion_small.yaml --executor slurm --profile local
+  ssl-video bench run benchmarks/matrices/synthmotion_small.yaml --dry-run  # what would be submitted
+  ssl-video bench status benchmarks/matrices/synthmotion_small.yaml
+  ssl-video bench collect benchmarks/matrices/synthmotion_small.yaml
+A matrix expands pretext x encoder x dataset x seed into pretraining jobs (one Slurm job array) and,
+per run, one evaluation job per protocol that waits for it (afterok). What is done is not submitted
+again: a run whose encoder.pt was trained with the same settings, a result the store holds."""
+
+BENCH_COMMANDS = ("run", "status", "collect")
+
+
+def _add_bench_parser(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark matrix (pretraining + evaluation jobs), show job states, collect tables",
+        epilog=EPILOG_BENCH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    r = bsub.add_parser("run", help="submit the jobs the store and run dirs do not hold yet")
+    r.add_argument("matrix", help="matrix YAML (see benchmarks/matrices/)")
+    r.add_argument("--executor", choices=("local", "slurm"), help="default: the matrix's (local)")
+    r.add_argument("--profile", help="cluster profile for slurm, a name under slurm/ or a YAML path")
+    r.add_argument("--dry-run", action="store_true", help="print what would be submitted, submit nothing")
+    r.add_argument("--wait", action="store_true", help="slurm: wait for the jobs, then print their states")
+    s = bsub.add_parser("status", help="a table of the matrix's jobs: id, state, what they left behind")
+    s.add_argument("matrix", help="matrix YAML")
+    c = bsub.add_parser("collect", help="render the matrix's tables (md, csv, tex, html, png) from the store")
+    c.add_argument("matrix", help="matrix YAML")
+
+
+def _bench_argv(argv: list[str]) -> list[str]:
+    """``bench MATRIX.yaml ...`` means ``bench run MATRIX.yaml ...``."""
+    argv = list(argv)
+    words = [i for i, a in enumerate(argv) if not a.startswith("-")]
+    if words and argv[words[0]] == "bench" and len(words) > 1:
+        nxt = words[1]
+        if argv[nxt] not in BENCH_COMMANDS and all(not a.startswith("-h") for a in argv[words[0] + 1 : nxt]):
+            argv.insert(nxt, "run")
+    return argv
+
+
+def cmd_bench(args) -> int:
+    from .bench import collect, load_matrix, print_status, run_bench
+    from .slurm import SubmissionError
+
+    matrix = load_matrix(args.matrix)
+    if args.bench_command == "run":
+        try:
+            return run_bench(
+                matrix, executor=args.executor, profile=args.profile, dry_run=args.dry_run, wait=args.wait
+            )
+        except SubmissionError as e:  # what did go out is in the state file (ssl-video bench status)
+            print(f"ssl-video: cannot submit: {e}", file=sys.stderr)
+            return 2
+    if args.bench_command == "status":
+        return print_status(matrix)
+    return collect(matrix)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_bench_argv(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -290,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_table(args)
         if args.command == "data":
             return cmd_data(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         if args.command == "demo":
             from .demo import run_demo
 

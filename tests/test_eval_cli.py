@@ -23,6 +23,9 @@ def _eval(protocol, source, root, tmp_path, *extra, overrides=()):
 
 
 RANDOM = ["--random-init", "r3d_tiny", "--encoder-kwargs", "{width: 8}"]
+# per-protocol overrides keep the clip-training protocols and the low-shot draws tiny
+ALL_SMALL = ["linear.epochs=1", "linear.batch_size=8", "finetune.epochs=1", "lowshot.shots=[1]",
+             "lowshot.draws=2", "lowshot.epochs=5"]  # fmt: skip
 
 
 def test_retrieval_counts_every_video_and_records_provenance(tiny_synth, tmp_path):
@@ -60,21 +63,30 @@ def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
         == 0
     )
     pretrained = ["--checkpoint", str(run / "encoder.pt")]
-    assert _eval("all", [*pretrained, *RANDOM], tiny_synth, tmp_path) == 0  # one command, both
+    # one command, both encoders, every protocol
+    assert _eval("all", [*pretrained, *RANDOM], tiny_synth, tmp_path, overrides=ALL_SMALL) == 0
     store = ResultStore(tmp_path / "store")
     records = list(store.records("synth"))
     protocols = {r["protocol"]["name"] for r in records}
-    assert protocols == {"retrieval_vcop", "retrieval_coclr", "knn", "linear_cached"}
-    assert len(records) == 8
+    assert protocols == {
+        "retrieval_vcop", "retrieval_coclr", "knn", "linear_cached", "linear", "finetune", "lowshot"
+    }  # fmt: skip
+    # deterministic protocols once; stochastic ones once per seed; lowshot once per draw (2)
+    assert len(records) == 2 * 8
     vcop = next(r for r in records if r["checkpoint"]["method"] == "vcop")
     assert len(vcop["checkpoint"]["sha256"]) == 64 and not vcop["config"]["failed"]
+    settings = {r["protocol"]["name"]: r["protocol"]["settings"] for r in records}
+    assert settings["finetune"]["epochs"] == 1 and settings["linear_cached"]["epochs"] == 100
+    assert settings["lowshot"]["shots"] == [1] and settings["knn"]["clip_len"] == 4
+    draws = sorted(r["seed"] for r in records if r["protocol"]["name"] == "lowshot")
+    assert draws == [0, 0, 1, 1]
 
     # a second run finds every result in the store: nothing is evaluated or decoded again
     mtimes = {p: p.stat().st_mtime_ns for p in store.paths()}
     capsys.readouterr()
-    assert _eval("all", pretrained, tiny_synth, tmp_path) == 0
+    assert _eval("all", pretrained, tiny_synth, tmp_path, overrides=ALL_SMALL) == 0
     out = capsys.readouterr().out
-    assert out.count("already stored") == 4 and "'videos_decoded': 0" in out
+    assert out.count("already stored") == 8 and "'videos_decoded': 0" in out
     assert {p: p.stat().st_mtime_ns for p in store.paths()} == mtimes
 
     stem = tmp_path / "tables" / "synth"
@@ -84,3 +96,13 @@ def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
     assert len(rows) == 2, md
     for suffix in (".csv", ".tex", ".html"):
         assert stem.with_suffix(suffix).exists()
+
+
+def test_protocol_folds_store_one_result_per_official_split(tiny_synth, tmp_path):
+    assert _eval("knn", RANDOM, tiny_synth, tmp_path, overrides=["folds=[1,2]", "k=5"]) == 0
+    records = sorted(ResultStore(tmp_path / "store").records("synth"), key=lambda r: r["dataset"]["fold"])
+    assert [r["dataset"]["fold"] for r in records] == [1, 2]
+    assert records[0]["dataset"]["fingerprint"] != records[1]["dataset"]["fingerprint"]
+    # --fold narrows the protocol's folds to one; the stored fold-1 result is reused
+    assert _eval("knn", RANDOM, tiny_synth, tmp_path, "--fold", "1", overrides=["folds=[1,2]", "k=5"]) == 0
+    assert len(list(ResultStore(tmp_path / "store").records("synth"))) == 2
