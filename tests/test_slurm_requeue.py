@@ -23,9 +23,11 @@ from ssl_video.slurm import Job, make_launcher
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-# The job is interrupted after step 1 or 2 and has 30+ steps left: more than Slurm's 2 s SIGTERM ->
-# SIGKILL grace (KillWait) can finish even on a fast machine, few enough for minutes on 2 busy cores.
-STEPS = 36
+# The job is interrupted after its first checkpoint (step 1 or 2) and must still have more work left
+# than it can do before the kill lands: after `scontrol requeue` the local cluster's SIGKILL came more
+# than 3 s late (linuxproc tracking; srun waits 4 s), and an idle 2-core machine runs ~35 of these
+# steps per second (36 and 120 steps were once all done before the kill, 300 got to step 160).
+STEPS = 400
 
 
 def _argv(tiny_synth, out, checkpoint_every):

@@ -170,10 +170,11 @@ class SlurmHandle(Handle):
                 next_check = time.time() + interval
             time.sleep(0.25)
         if task.paths.result_pickle.exists():
-            for _ in range(100):  # accounting records the end a moment after the result file appears
-                if self.state() in FINAL_STATES:
-                    break
-                time.sleep(0.1)
+            # The job writes its result before its process exits; Slurm's accounting records the end
+            # after that, which takes seconds on a busy machine (10 s was too short in CI).
+            deadline = time.time() + 180.0
+            while self.state() not in FINAL_STATES and time.time() < deadline:
+                time.sleep(0.25)
             error = task.exception()
             if error is None:
                 return
