@@ -55,12 +55,37 @@ def scan_videos(
     return usable, skipped
 
 
+def _read_views(reader, views: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Decode the union of all views' frames in one pass; one (T_v, H, W, 3) array per view."""
+    union = np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in views]))
+    frames = reader.read(union)
+    return [frames[np.searchsorted(union, np.asarray(v, dtype=np.int64))] for v in views]
+
+
 def decode_views(path: str, backend: str, views: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Decode the union of all views' frames in one pass; return one (T_v, H, W, 3) array per view."""
-    union = np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in views]))
     with open_video(path, backend=backend) as reader:
-        frames = reader.read(union)
-    return [frames[np.searchsorted(union, np.asarray(v, dtype=np.int64))] for v in views]
+        return _read_views(reader, views)
+
+
+def plan_and_decode(task, video: UsableVideo, backend: str, rng: np.random.Generator):
+    """Plan one sample of ``video`` with ``task`` and decode its views -> (plan, views).
+
+    Without a probe this is ``task.plan(meta, rng)`` then one decode pass. A task whose
+    ``probe_frames(meta)`` names frames first gets them decoded (same reader, one extra sparse pass)
+    and is planned with ``plan(meta, rng, probe=Probe(indices, frames))``.
+    """
+    meta = video.meta
+    probe_indices = task.probe_frames(meta)
+    if probe_indices is None:
+        plan = task.plan(meta, rng)
+        return plan, decode_views(video.record.path, backend, plan.views)
+    from ..pretext.base import Probe  # the data layer depends on the task interface only here
+
+    indices = np.asarray(probe_indices, dtype=np.int64)
+    with open_video(video.record.path, backend=backend) as reader:
+        plan = task.plan(meta, rng, probe=Probe(indices, reader.read(indices)))
+        return plan, _read_views(reader, plan.views)
 
 
 class PretextDataset(Dataset):
@@ -94,9 +119,8 @@ class PretextDataset(Dataset):
         for attempt in range(self.max_retries):
             video = self.videos[(index + attempt) % len(self.videos)]
             rng = sample_rng(self.seed, epoch, index + attempt, self.stream)
-            plan = self.task.plan(video.meta, rng)
             try:
-                views = decode_views(video.record.path, self.backend, plan.views)
+                plan, views = plan_and_decode(self.task, video, self.backend, rng)
             except VideoDecodeError as e:
                 log.warning("skipping unreadable video %s", e)
                 failed.append(video.record.path)

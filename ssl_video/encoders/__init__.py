@@ -8,7 +8,7 @@ Built-in names: ``c3d_bn`` (VCOP's C3D), ``r3d_tiny`` / ``r2plus1d_tiny`` / ``r3
 VCOP-size R3D / R(2+1)D-10), ``r3d_18`` / ``mc3_18`` / ``r2plus1d_18`` / ``s3d`` (torchvision).
 """
 
-from . import c3d, tiny, torchvision_models  # noqa: F401  (register the built-in encoders)
+from . import c3d, frame2d, tiny, torchvision_models  # noqa: F401  (register the built-in encoders)
 from .base import (
     ENCODERS,
     ENTRY_POINT_GROUP,

@@ -4,6 +4,11 @@ A task declares what each sample needs decoded (``plan``), builds the sample and
 data worker (``make_sample``), owns its heads (``build_heads``) and computes its loss (``loss``).
 The engine knows nothing else about a task.
 
+Optional look-ahead: a task that must see some pixels before choosing its views (Shuffle&Learn and
+OPN sample high-motion windows) names a few frames in ``probe_frames(meta)``; the data layer decodes
+them with the same reader and calls ``plan(meta, rng, probe=Probe(indices, frames))``. Tasks that do
+not override ``probe_frames`` are planned as ``plan(meta, rng)``, exactly as before.
+
 Shapes: a sample is a dict of tensors; pixel tensors are uint8 and become float in [0, 1] on the
 device (the engine converts every uint8 tensor). Clips are (C, T, H, W) per sample, tuples of clips
 (K, C, T, H, W); after collation a leading batch dimension B is added.
@@ -43,6 +48,18 @@ class SamplePlan:
         return np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in self.views]))
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Frames a task asked to see before planning (``PretextTask.probe_frames``).
+
+    indices: (N,) int64 frame indices, as the task returned them.
+    frames: (N, H, W, 3) uint8 RGB, ``frames[i]`` is frame ``indices[i]``.
+    """
+
+    indices: np.ndarray
+    frames: np.ndarray
+
+
 @dataclass
 class TaskOutput:
     """loss: scalar tensor to minimise; metrics: scalar tensors to log (e.g. ``acc``)."""
@@ -65,9 +82,22 @@ class PretextTask(ABC):
     def min_frames(self) -> int:
         """Shortest video (in frames) this task can sample from; shorter ones are skipped."""
 
+    def probe_frames(self, meta: VideoMeta) -> np.ndarray | None:
+        """Optional look-ahead: frame indices (N,) to decode before ``plan``, or None (the default).
+
+        A function of the video only (not of the sample's random draws), so it stays cheap to reason
+        about and cacheable. When it returns indices, the data layer decodes them with the reader that
+        then decodes the views and calls ``plan(meta, rng, probe=Probe(indices, frames))``.
+        """
+        return None
+
     @abstractmethod
-    def plan(self, meta: VideoMeta, rng: np.random.Generator) -> SamplePlan:
-        """Choose the frames of every view for one sample of the video described by ``meta``."""
+    def plan(self, meta: VideoMeta, rng: np.random.Generator, probe: Probe | None = None) -> SamplePlan:
+        """Choose the frames of every view for one sample of the video described by ``meta``.
+
+        ``probe`` holds the frames named by ``probe_frames``; tasks without a probe never receive it and
+        may define ``plan(meta, rng)``.
+        """
 
     @abstractmethod
     def make_sample(
