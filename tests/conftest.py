@@ -31,6 +31,45 @@ TINY_VCOP = [
     "data.val_videos=0",
 ]
 
+# The CPU budget of results/make_synthmotion.sh (r3d_tiny w16, 8 x 56^2 clips, AdamW 1e-3 cosine,
+# batch 16, the default SynthMotion: 288 train / 48 validation videos, seed 0), without the epochs
+# and the task's own parameters; the "climbs above chance" tests start from it.
+SYNTH_CPU_RUN = [
+    "data.dataset=ucf101",
+    "data.val_videos=48",
+    "encoder.name=r3d_tiny",
+    "encoder.kwargs={width: 16}",
+    "optim.name=adamw",
+    "optim.lr=0.001",
+    "optim.schedule=cosine",
+    "optim.weight_decay=0.0005",
+    "train.batch_size=16",
+    "train.num_workers=2",
+    "train.progress=false",
+    "train.checkpoint_every=1000",
+    "seed=0",
+    "task.params.clip_len=8",
+    "task.params.crop=56",
+]
+
+
+def smoke_pretrain(task: str, overrides: list[str], out: Path) -> dict:
+    """``ssl-video pretrain TASK`` for 3 steps (4 validation videos) through the CLI; checks that it
+    ran, that its losses are finite and that it exported an encoder; returns summary.json."""
+    import json
+    import math
+
+    from ssl_video.cli import main
+
+    argv = ["pretrain", task, *overrides, f"train.out_dir={out}", "train.max_steps=3", "data.val_videos=4"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 3
+    assert math.isfinite(summary["train"]["loss"]) and math.isfinite(summary["val"]["loss"])
+    assert 0.0 <= summary["train"]["acc"] <= 1.0
+    assert (out / "encoder.pt").is_file()
+    return summary
+
 
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory):

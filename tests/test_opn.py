@@ -4,16 +4,14 @@ channel splitting and per-element spatial jitter, label-independent crops, motio
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_VCOP
+from conftest import TINY_VCOP, smoke_pretrain
 from torch.utils.data import DataLoader
 
-from ssl_video.cli import main
 from ssl_video.datasets import load_dataset
 from ssl_video.datasets.clips import EpochBatchSampler, PretextDataset, collate_samples, scan_videos
 from ssl_video.pretext import Probe, create_task
@@ -279,23 +277,8 @@ def test_training_smoke_clip_and_frame_form(tiny_synth, tmp_path):
         ("clip", ["encoder.name=r3d_tiny", "task.params.jitter=2"]),
         ("frame", ["encoder.name=r2d_tiny", "task.params.clip_len=1", "task.params.jitter=2"]),
     ]:
-        out = tmp_path / name
-        code = main(
-            [
-                "pretrain",
-                "opn",
-                *TINY_VCOP,
-                *extra,
-                f"data.root={tiny_synth}",
-                f"train.out_dir={out}",
-                "train.max_steps=3",
-                "data.val_videos=4",
-            ]
-        )
-        assert code == 0
-        summary = json.loads((out / "summary.json").read_text())
-        assert summary["steps"] == 3 and summary["chance_accuracy"] == pytest.approx(1 / 12)
-        assert math.isfinite(summary["train"]["loss"]) and math.isfinite(summary["val"]["loss"])
+        summary = smoke_pretrain("opn", [*TINY_VCOP, *extra, f"data.root={tiny_synth}"], tmp_path / name)
+        assert summary["chance_accuracy"] == pytest.approx(1 / 12)
 
 
 def _sweep_video(seed: int, frames: int = 32, size: int = 32, box: int = 8) -> np.ndarray:

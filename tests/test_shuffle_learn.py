@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_VCOP
+from conftest import TINY_VCOP, smoke_pretrain
 from torch.utils.data import DataLoader
 
-from ssl_video.cli import main
 from ssl_video.datasets import load_dataset
 from ssl_video.datasets.clips import (
     EpochBatchSampler,
@@ -275,24 +273,9 @@ def test_training_smoke_clip_and_frame_form(tiny_synth, tmp_path):
         ("clip", ["encoder.name=r3d_tiny"]),
         ("frame", ["encoder.name=r2d_tiny", "task.params.clip_len=1", "task.params.min_gap=0"]),
     ]:
-        out = tmp_path / name
-        code = main(
-            [
-                "pretrain",
-                "shuffle_learn",
-                *TINY_SL,
-                *extra,
-                f"data.root={tiny_synth}",
-                f"train.out_dir={out}",
-                "train.max_steps=3",
-                "data.val_videos=4",
-            ]
-        )
-        assert code == 0
-        summary = json.loads((out / "summary.json").read_text())
-        assert summary["steps"] == 3 and summary["chance_accuracy"] == 0.75
-        assert math.isfinite(summary["train"]["loss"]) and math.isfinite(summary["val"]["loss"])
-        assert (out / "encoder.pt").exists()
+        overrides = [*TINY_SL, *extra, f"data.root={tiny_synth}"]
+        summary = smoke_pretrain("shuffle_learn", overrides, tmp_path / name)
+        assert summary["chance_accuracy"] == 0.75
 
 
 # Overrides of the SynthMotion run reported for this plugin (runs/synth/shuffle_learn): the VCOP demo's

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_VCOP
+from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain
 
 from ssl_video.config import ConfigError, load_pretrain_config
 from ssl_video.datasets import load_dataset
@@ -222,44 +222,9 @@ def test_samples_are_determined_by_seed_epoch_and_index(tiny_synth):
 
 def test_pretrain_smoke(tiny_synth, tmp_path):
     overrides = [o for o in TINY_VCOP if not o.startswith("task.params")]
-    cfg = load_pretrain_config(
-        "speednet",
-        [
-            *overrides,
-            "task.params.clip_len=4",
-            "task.params.crop=24",
-            "task.params.scale=[1.0, 1.2]",
-            f"data.root={tiny_synth}",
-            f"train.out_dir={tmp_path / 'run'}",
-            "train.max_steps=3",
-        ],
-    )
-    summary = pretrain(cfg)
-    assert summary["steps"] == 3 and summary["chance_accuracy"] == 0.5
-    assert math.isfinite(summary["train"]["loss"]) and 0.0 <= summary["train"]["acc"] <= 1.0
-    assert (tmp_path / "run" / "encoder.pt").is_file()
-
-
-# The CLI run of the report (runs/synth/speednet): r3d_tiny w16, 8 x 56^2 clips, AdamW 1e-3 cosine,
-# 20 epochs of batch 16 on the default SynthMotion (288 train / 48 validation videos), seed 0.
-SYNTH_RUN = [
-    "data.dataset=ucf101",
-    "data.val_videos=48",
-    "encoder.name=r3d_tiny",
-    "encoder.kwargs={width: 16}",
-    "optim.name=adamw",
-    "optim.lr=0.001",
-    "optim.schedule=cosine",
-    "optim.weight_decay=0.0005",
-    "train.epochs=20",
-    "train.batch_size=16",
-    "train.num_workers=2",
-    "train.progress=false",
-    "train.checkpoint_every=1000",
-    "seed=0",
-    "task.params.clip_len=8",
-    "task.params.crop=56",
-]
+    params = ["task.params.clip_len=4", "task.params.crop=24", "task.params.scale=[1.0, 1.2]"]
+    summary = smoke_pretrain("speednet", [*overrides, *params, f"data.root={tiny_synth}"], tmp_path / "run")
+    assert summary["chance_accuracy"] == 0.5
 
 
 @pytest.mark.slow
@@ -269,7 +234,8 @@ def test_speednet_pretext_accuracy_climbs_above_chance(tmp_path):
     root = tmp_path / "synthmotion"
     generate_synthmotion(root, SynthMotionConfig(), workers=2)
     cfg = load_pretrain_config(
-        "speednet", [*SYNTH_RUN, f"data.root={root}", f"train.out_dir={tmp_path / 'run'}"]
+        "speednet",
+        [*SYNTH_CPU_RUN, "train.epochs=20", f"data.root={root}", f"train.out_dir={tmp_path / 'run'}"],
     )
     summary = pretrain(cfg)
     assert summary["chance_accuracy"] == 0.5
