@@ -6,9 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ssl_video.datasets.synthmotion import SynthMotionConfig, generate_synthmotion
+from ssl_video.video import VideoMeta
 
 # 4 classes x 4 groups x 2 clips = 32 videos of 32x32, 32 frames: enough for every code path.
 TINY_SYNTH = SynthMotionConfig(classes=4, groups=4, clips_per_group=2, size=32, frames=32)
@@ -51,6 +53,29 @@ SYNTH_CPU_RUN = [
     "task.params.clip_len=8",
     "task.params.crop=56",
 ]
+
+
+def index_video(num_frames: int, size: int = 40) -> np.ndarray:
+    """(N, size, size, 3) uint8: every pixel of frame t holds t in all channels (no crop, flip or
+    channel split can hide it)."""
+    return np.broadcast_to(
+        np.arange(num_frames, dtype=np.uint8)[:, None, None, None], (num_frames, size, size, 3)
+    )
+
+
+def ramp_video(num_frames: int, size: int = 40) -> np.ndarray:
+    """(N, size, size, 3) uint8: channel 0 = row, 1 = column, 2 = frame index (a crop's origin is its
+    top-left pixel)."""
+    frames = np.zeros((num_frames, size, size, 3), dtype=np.uint8)
+    frames[..., 0] = np.arange(size, dtype=np.uint8)[None, :, None]
+    frames[..., 1] = np.arange(size, dtype=np.uint8)[None, None, :]
+    frames[..., 2] = np.arange(num_frames, dtype=np.uint8)[:, None, None]
+    return frames
+
+
+def video_meta(num_frames: int, size: int) -> VideoMeta:
+    """Metadata of a square 16 fps video without audio (for planning without a file)."""
+    return VideoMeta("x.mp4", num_frames, 16.0, num_frames / 16, size, size, False, None)
 
 
 def smoke_pretrain(task: str, overrides: list[str], out: Path) -> dict:

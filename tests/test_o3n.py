@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain
+from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain, video_meta
 
 from ssl_video.config import ConfigError, load_pretrain_config
 from ssl_video.datasets import load_dataset
@@ -21,13 +21,8 @@ from ssl_video.datasets.synthmotion import SynthMotionConfig, generate_synthmoti
 from ssl_video.engine import pretrain
 from ssl_video.pretext import create_task
 from ssl_video.pretext.o3n import OddOneOutHead, draw_disorder, sample_subsequence
-from ssl_video.video import VideoMeta
 
 SIZE = 40
-
-
-def _meta(num_frames: int) -> VideoMeta:
-    return VideoMeta("x.mp4", num_frames, 16.0, num_frames / 16, SIZE, SIZE, False, None)
 
 
 def _frames_encoding_index(indices: np.ndarray) -> np.ndarray:
@@ -41,7 +36,7 @@ def _frames_encoding_index(indices: np.ndarray) -> np.ndarray:
 
 def _sample(task, num_frames: int, seed: int):
     rng = np.random.default_rng(seed)
-    plan = task.plan(_meta(num_frames), rng)
+    plan = task.plan(video_meta(num_frames, SIZE), rng)
     return plan, task.make_sample([_frames_encoding_index(v) for v in plan.views], plan, rng)
 
 
@@ -98,7 +93,7 @@ def test_nothing_but_the_odd_frame_order_depends_on_the_label():
         plan, sample = _sample(task, 40, seed)
         clips, target = sample["clips"], int(sample["target"])
         # the plan is drawn before the label: re-planning with the same seed gives the same frames
-        again = task.plan(_meta(40), np.random.default_rng(seed))
+        again = task.plan(video_meta(40, SIZE), np.random.default_rng(seed))
         assert all(np.array_equal(a, b) for a, b in zip(plan.views, again.views))
         fed = _fed_indices(clips)
         starts.append(fed.min(axis=1))
@@ -188,7 +183,7 @@ def test_min_frames_and_defaults():
     assert task.min_frames() == 9 and task.chance_accuracy == pytest.approx(1 / 6)
     assert task.clips_per_sample() == 6
     assert create_task("o3n", {"sampler": "consecutive"}).min_frames() == 6
-    plan = task.plan(_meta(9), np.random.default_rng(0))  # the shortest usable video
+    plan = task.plan(video_meta(9, SIZE), np.random.default_rng(0))  # the shortest usable video
     assert plan.union().min() >= 0 and plan.union().max() <= 8
 
 

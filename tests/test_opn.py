@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_VCOP, smoke_pretrain
+from conftest import TINY_VCOP, index_video, ramp_video, smoke_pretrain
 from torch.utils.data import DataLoader
 
 from ssl_video.datasets import load_dataset
@@ -34,22 +34,6 @@ FRAME = {"clip_len": 1, "interval": 3, "crop": 24, "jitter": 5, "resize": None}
 
 def _meta(num_frames: int, size: int = 40) -> VideoMeta:
     return VideoMeta("x.mp4", num_frames, 16.0, num_frames / 16, size, size, False, None)
-
-
-def _index_video(num_frames: int, size: int = 40) -> np.ndarray:
-    """Every pixel of frame t holds t in all channels: crops, jitter, flips and channel splits keep it."""
-    return np.broadcast_to(
-        np.arange(num_frames, dtype=np.uint8)[:, None, None, None], (num_frames, size, size, 3)
-    )
-
-
-def _ramp_video(num_frames: int, size: int = 40) -> np.ndarray:
-    """Channel 0 = row, channel 1 = column, channel 2 = frame index."""
-    frames = np.zeros((num_frames, size, size, 3), dtype=np.uint8)
-    frames[..., 0] = np.arange(size, dtype=np.uint8)[None, :, None]
-    frames[..., 1] = np.arange(size, dtype=np.uint8)[None, None, :]
-    frames[..., 2] = np.arange(num_frames, dtype=np.uint8)[:, None, None]
-    return frames
 
 
 def _sample(task, video, seed):
@@ -94,7 +78,7 @@ def test_folded_table_for_four_elements():
 def test_every_label_is_the_order_the_pixels_show(params, num_frames):
     task = create_task("opn", params)
     assert task.chance_accuracy == pytest.approx(1 / 12)
-    video = _index_video(num_frames)
+    video = index_video(num_frames)
     seen = set()
     for seed in range(800):
         plan, sample = _sample(task, video, seed)
@@ -168,7 +152,7 @@ def test_jitter_moves_each_element_around_one_shared_crop():
 
 
 def test_flip_is_shared_and_crops_follow_the_transform():
-    video = _ramp_video(30)
+    video = ramp_video(30)
     transform = TupleTransform(crop=24, jitter=3, flip=True)
     flips = []
     for seed in range(200):
@@ -187,7 +171,7 @@ def test_flip_is_shared_and_crops_follow_the_transform():
 @pytest.mark.parametrize("params", [CLIP, FRAME])
 def test_nothing_but_the_pixels_reveals_the_label(params):
     task = create_task("opn", {**params, "flip": False, "channel_split": False})
-    video = _ramp_video(40)
+    video = ramp_video(40)
     origins: dict[int, list] = {}
     layouts = set()
     for seed in range(2400):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_VCOP, smoke_pretrain
+from conftest import TINY_VCOP, index_video, ramp_video, smoke_pretrain
 from torch.utils.data import DataLoader
 
 from ssl_video.datasets import load_dataset
@@ -39,23 +39,6 @@ def _meta(num_frames: int, size: int = 40) -> VideoMeta:
     return VideoMeta("x.mp4", num_frames, 16.0, num_frames / 16, size, size, False, None)
 
 
-def _index_video(num_frames: int, size: int = 40) -> np.ndarray:
-    """(N, size, size, 3): every pixel of frame t holds t in all channels (no crop, flip or channel
-    split can hide it)."""
-    return np.broadcast_to(
-        np.arange(num_frames, dtype=np.uint8)[:, None, None, None], (num_frames, size, size, 3)
-    )
-
-
-def _ramp_video(num_frames: int, size: int = 40) -> np.ndarray:
-    """Channel 0 = row, channel 1 = column, channel 2 = frame index: a crop's origin is its top-left pixel."""
-    frames = np.zeros((num_frames, size, size, 3), dtype=np.uint8)
-    frames[..., 0] = np.arange(size, dtype=np.uint8)[None, :, None]
-    frames[..., 1] = np.arange(size, dtype=np.uint8)[None, None, :]
-    frames[..., 2] = np.arange(num_frames, dtype=np.uint8)[:, None, None]
-    return frames
-
-
 def _sample(task, video: np.ndarray, seed: int, probe: bool = False):
     meta = _meta(len(video), video.shape[1])
     rng = np.random.default_rng(seed)
@@ -70,7 +53,7 @@ def _sample(task, video: np.ndarray, seed: int, probe: bool = False):
 @pytest.mark.parametrize("params, num_frames", [(CLIP, 36), (CLIP, 60), (FRAME, 40), (FRAME, 90)])
 def test_every_label_is_what_the_fed_pixels_show(params, num_frames):
     task = create_task("shuffle_learn", params)
-    video = _index_video(num_frames)
+    video = index_video(num_frames)
     seen = set()
     for seed in range(600):
         plan, sample = _sample(task, video, seed)
@@ -156,7 +139,7 @@ def test_negatives_share_the_positive_candidates_ends():
 def test_nothing_but_the_pixels_reveals_the_label(params):
     """Identical keys, shapes and dtypes for every label; crop origins independent of the label."""
     task = create_task("shuffle_learn", {**params, "flip": False})
-    video = _ramp_video(60)
+    video = ramp_video(60)
     origins: dict[int, list[tuple[int, int]]] = {0: [], 1: []}
     layouts = set()
     for seed in range(1500):
@@ -178,7 +161,7 @@ def test_nothing_but_the_pixels_reveals_the_label(params):
 
 def test_flip_is_shared_by_the_tuple():
     task = create_task("shuffle_learn", CLIP)
-    video = _ramp_video(60)
+    video = ramp_video(60)
     flipped = []
     for seed in range(200):
         _, sample = _sample(task, video, seed)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain
+from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain, video_meta
 
 from ssl_video.config import ConfigError, load_pretrain_config
 from ssl_video.datasets import load_dataset
@@ -20,13 +20,8 @@ from ssl_video.engine import pretrain
 from ssl_video.pretext import create_task
 from ssl_video.pretext.speednet import SpeedHead
 from ssl_video.transforms import RandomRescaleCrop, resample_indices
-from ssl_video.video import VideoMeta
 
 SIZE = 40
-
-
-def _meta(num_frames: int) -> VideoMeta:
-    return VideoMeta("x.mp4", num_frames, 16.0, num_frames / 16, SIZE, SIZE, False, None)
 
 
 def _frames_encoding_index(indices: np.ndarray) -> np.ndarray:
@@ -80,7 +75,7 @@ def test_random_rescale_crop_draws_a_scale_and_applies_it_to_every_frame():
 # -------------------------------------------------------------------------------------- targets
 def _sample(task, num_frames: int, seed: int):
     rng = np.random.default_rng(seed)
-    plan = task.plan(_meta(num_frames), rng)
+    plan = task.plan(video_meta(num_frames, SIZE), rng)
     return plan, task.make_sample([_frames_encoding_index(v) for v in plan.views], plan, rng)
 
 
@@ -147,7 +142,7 @@ def test_plan_stays_inside_the_shortest_video():
     assert task.min_frames() == math.ceil(7 * 2.2) + 1 == 17
     assert task.chance_accuracy == 0.5 and task.clips_per_sample() == 2
     for seed in range(300):
-        plan = task.plan(_meta(17), np.random.default_rng(seed))
+        plan = task.plan(video_meta(17, SIZE), np.random.default_rng(seed))
         assert plan.union().min() >= 0 and plan.union().max() <= 16
         assert [len(v) for v in plan.views] == [8, 8]
 
