@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SYNTH_CPU_RUN, TINY_VCOP, smoke_pretrain, video_meta
+from conftest import SYNTH_CPU_RUN, TINY_VCOP, assert_samples_replay, smoke_pretrain, video_meta
 
 from ssl_video.config import ConfigError, load_pretrain_config
-from ssl_video.datasets import load_dataset
-from ssl_video.datasets.clips import PretextDataset, collate_samples, decode_views, sample_rng, scan_videos
+from ssl_video.datasets.clips import collate_samples
 from ssl_video.datasets.synthmotion import SynthMotionConfig, generate_synthmotion
 from ssl_video.encoders import create_encoder
 from ssl_video.engine import pretrain
@@ -199,18 +198,7 @@ SPEEDNET_TINY = {"clip_len": 4, "crop": 24, "scale": [1.0, 1.2]}
 
 
 def test_samples_are_determined_by_seed_epoch_and_index(tiny_synth):
-    ds = load_dataset("ucf101", str(tiny_synth), split="train")
-    task = create_task("speednet", SPEEDNET_TINY)
-    videos, _ = scan_videos(ds.records[:6], "pyav", task.min_frames())
-    a, b = PretextDataset(videos, task, "pyav", seed=5), PretextDataset(videos, task, "pyav", seed=5)
-    for index in range(len(videos)):
-        s1, s2 = a[(1, index)], b[(1, index)]
-        assert torch.equal(s1["clips"], s2["clips"]) and torch.equal(s1["target"], s2["target"])
-        rng = sample_rng(5, 1, index)
-        plan = task.plan(videos[index].meta, rng)
-        views = decode_views(videos[index].record.path, "pyav", plan.views)
-        assert torch.equal(task.make_sample(views, plan, rng)["clips"], s1["clips"])
-    assert any(not torch.equal(a[(1, i)]["clips"], a[(2, i)]["clips"]) for i in range(len(videos)))
+    a = assert_samples_replay(tiny_synth, create_task("speednet", SPEEDNET_TINY))
     batch = collate_samples([a[(0, i)] for i in range(4)])
     assert batch["clips"].shape == (4, 2, 3, 4, 24, 24) and batch["target"].shape == (4, 2)
 
