@@ -68,7 +68,9 @@ def test_every_yaml_loads_with_its_kind_and_extraction_sharing():
     assert isinstance(protos["retrieval_vcop"], RetrievalProtocol)
     assert isinstance(protos["knn"], KnnProtocol) and isinstance(protos["linear_cached"], LinearProtocol)
     coclr = protos["retrieval_coclr"]
-    assert coclr.windows == "dense" and coclr.center and coclr.feature == "pool" and coclr.version == 1
+    assert (
+        coclr.windows == "dense" and coclr.center and coclr.feature == "pool" and coclr.version == 2
+    )  # v2: each set centred by its own mean
     assert (coclr.clip_len, coclr.crop, coclr.resize) == (16, 112, (128, 171))
     vcop = protos["retrieval_vcop"]
     assert (vcop.windows, vcop.center, vcop.feature, vcop.num_clips) == ("uniform", False, "pool5", 10)
@@ -145,19 +147,61 @@ def test_tie_decides_r_at_1():
     assert recall_at_k(q, np.array([3]), g, np.array([3, 7, 7]), (1, 2))["R@1"] == 100.0
 
 
-def test_centring_equals_reference_on_centred_features():
-    rng = np.random.default_rng(3)
-    offset = 5 * rng.normal(size=16)  # a shared offset that dominates cosine until removed
-    q = (rng.normal(size=(29, 16)) + offset).astype(np.float32)
-    g = (rng.normal(size=(47, 16)) + offset).astype(np.float32)
-    ql, gl = rng.integers(0, 6, 29), rng.integers(0, 6, 47)
-    mean = np.concatenate([q, g]).astype(np.float64).mean(0)
-    ks = (1, 5, 10, 47, 50)
-    got = recall_at_k(q, ql, g, gl, ks, center=True)
+def coclr_recall(q, ql, g, gl, ks):
+    """CoCLR's ``test_retrieval`` written out independently in torch: each set centred by its own mean,
+    F.normalize, matmul, topk (float64 here, so the order is the exact one)."""
+    import torch
+    import torch.nn.functional as F
+
+    test, train = torch.from_numpy(q.astype(np.float64)), torch.from_numpy(g.astype(np.float64))
+    test = F.normalize(test - test.mean(dim=0, keepdim=True), p=2, dim=1)
+    train = F.normalize(train - train.mean(dim=0, keepdim=True), p=2, dim=1)
+    sim = test.matmul(train.t())
+    out = {}
     for k in ks:
-        assert got[f"R@{k}"] == pytest.approx(reference_recall(q - mean, ql, g - mean, gl, k)), k
+        _, top = torch.topk(sim, min(k, sim.shape[1]), dim=1)
+        out[f"R@{k}"] = 100.0 * float(
+            (torch.from_numpy(gl)[top] == torch.from_numpy(ql)[:, None]).any(1).double().mean()
+        )
+    return out
+
+
+def test_centring_is_coclrs_each_set_by_its_own_mean():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 32))
+    ql, gl = rng.integers(0, 6, 300), rng.integers(0, 6, 500)
+    # the two sets sit at different offsets (e.g. test clips from another camera); one joint mean leaves
+    # each set shifted and the shift dominates cosine, each set's own mean removes it
+    q = (centres[ql] + 2 * rng.normal(size=(300, 32)) + 6 * rng.normal(size=32)).astype(np.float32)
+    g = (centres[gl] + 2 * rng.normal(size=(500, 32)) + 6 * rng.normal(size=32)).astype(np.float32)
+    ks = (1, 5, 10, 20, 50)
+    got = recall_at_k(q, ql, g, gl, ks, center=True)
+    assert got == pytest.approx(coclr_recall(q, ql, g, gl, ks))
+    joint = np.concatenate([q, g]).astype(np.float64).mean(0)
+    assert got["R@1"] > reference_recall(q - joint, ql, g - joint, gl, 1) + 20  # the old, joint centring
+    for k in ks:  # and the same as the elementwise reference on features centred per set
+        want = reference_recall(q - q.astype(np.float64).mean(0), ql, g - g.astype(np.float64).mean(0), gl, k)
+        assert got[f"R@{k}"] == pytest.approx(want), k
     plain = recall_at_k(q, ql, g, gl, ks)
     assert plain == {f"R@{k}": pytest.approx(reference_recall(q, ql, g, gl, k)) for k in ks}
+
+
+def test_centring_leaves_failed_queries_out_of_the_query_mean_and_never_gives_nan():
+    rng = np.random.default_rng(4)
+    q, g = rng.normal(size=(40, 8)).astype(np.float32) + 3, rng.normal(size=(60, 8)).astype(np.float32)
+    ql, gl = rng.integers(0, 3, 40), rng.integers(0, 3, 60)
+    ok = np.arange(40) % 4 != 0
+    q_failed = q.copy()
+    q_failed[~ok] = 1e6  # whatever a failed query holds must not move the mean
+    a = recall_at_k(q, ql, g, gl, (1, 5), query_ok=ok, center=True)
+    b = recall_at_k(q_failed, ql, g, gl, (1, 5), query_ok=ok, center=True)
+    assert a == b
+    zeros = np.zeros((10, 8), np.float32)  # all-zero queries: centred to zero, every similarity 0
+    got = recall_at_k(zeros, np.zeros(10, int), g, gl, (1, 5), center=True)
+    assert not any(np.isnan(v) for v in got.values())
+    assert got["R@1"] == (100.0 if gl[0] == 0 else 0.0)  # all tie: gallery row 0 ranks first
+    nothing_ok = recall_at_k(q, ql, g, gl, (1,), query_ok=np.zeros(40, bool), center=True)
+    assert nothing_ok == {"R@1": 0.0}
 
 
 # ---- clips -------------------------------------------------------------------------------------
@@ -201,11 +245,44 @@ def test_weighted_knn_matches_numpy(k, t):
     train_labels, test_labels = rng.integers(0, 7, 73), rng.integers(0, 7, 19)
     got = knn_scores(train, train_labels, test, 7, k, t)
     ref = reference_knn(train, train_labels, test, 7, k, t)
-    np.testing.assert_allclose(got, ref, rtol=1e-9)
+    # scores come from float32 similarities (each within error_bound of exact): relative error of a
+    # class score <= expm1(bound / t); the bound for 12-d unit vectors is ~1.4e-6
+    np.testing.assert_allclose(got, ref, rtol=np.expm1(1.5e-6 / t), atol=0)
     acc = topk_accuracy(got, test_labels, (1, 5))
     ref_rank = [sorted(range(7), key=lambda c: (-row[c], c)).index(y) for row, y in zip(ref, test_labels)]
     assert acc["top1"] == pytest.approx(100 * np.mean(np.array(ref_rank) < 1))
     assert acc["top5"] == pytest.approx(100 * np.mean(np.array(ref_rank) < 5))
+
+
+def test_knn_class_ranks_are_exact_when_scores_nearly_tie():
+    # two train videos of different classes at (almost) the same similarity to each query: the float32
+    # scores cannot tell which class wins; the exact recomputation must
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(50, 64)).astype(np.float32)
+    train = np.concatenate([base, base * np.float32(1 + 1e-7)])  # same directions, other class
+    labels = np.concatenate([np.zeros(50, int), np.ones(50, int)])
+    test = base + rng.normal(scale=1e-3, size=base.shape).astype(np.float32)
+    got = knn_scores(train, labels, test, 2, k=2, temperature=0.07)
+    ref = reference_knn(train, labels, test, 2, 2, 0.07)
+    want = [sorted(range(2), key=lambda c: (-row[c], c)) for row in ref]
+    assert [sorted(range(2), key=lambda c: (-row[c], c)) for row in got] == want
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_knn_top_class_sets_are_exact_with_ties_and_near_ties(seed):
+    # a few directions, scaled copies: many exact and near-exact similarity ties, so class scores tie or
+    # nearly tie and the contested classes must be made exact
+    rng = np.random.default_rng(100 + seed)
+    q, g = features_with_ties(rng, 40, 16, 4), features_with_ties(rng, 240, 16, 4)
+    g[::7] = g[0]  # and exact duplicates
+    labels = rng.integers(0, 6, 240)
+    for k in (1, 7, 50, 240):
+        got = knn_scores(g, labels, q, 6, k, 0.07)
+        ref = reference_knn(g, labels, q, 6, k, 0.07)
+        for r in (1, 5):
+            top = [set(sorted(range(6), key=lambda c, row=row: (-row[c], c))[:r]) for row in got]
+            want = [set(sorted(range(6), key=lambda c, row=row: (-row[c], c))[:r]) for row in ref]
+            assert top == want, (k, r)
 
 
 def test_topk_accuracy_with_failed_rows_and_few_classes():

@@ -1,15 +1,22 @@
 """Weighted kNN classification on frozen features (InstDisc / solo-learn / lightly weighting).
 
-Each test video's k nearest train videos (cosine on L2-normalised features, ranked by FAISS with
-the lower-index-first tie rule of ``neighbours.py``) vote for their class with weight
-exp(similarity / temperature); classes are ranked by summed weight (ties: lower class index first).
+Each test video's k nearest train videos (cosine on L2-normalised features; the set of the k nearest is
+exactly the brute force's, lower index first among equal similarities, see ``neighbours.py``) vote for
+their class with weight exp(similarity / temperature); classes are ranked by summed weight (ties: lower
+class index first).
+
+Scores come from the float32 similarities of the matrix product, each within ``error_bound`` of the
+exact one, so a class score is within score * expm1(bound / temperature) of its exact value. Where that
+could change which classes are in the top r (r in ``exact_ranks``), the classes in contention get
+their exact scores (exact similarities, summed in exact neighbour order): top-1 / top-5 equal a
+float64 brute force's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .neighbours import l2_normalize, rank_neighbours
+from .neighbours import error_bound, exact_pair_sims, l2_normalize, rank_neighbours
 from .protocols import KnnProtocol
 
 
@@ -17,12 +24,66 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, ks=(1, 5), ok: np.ndar
     """Top-k accuracy in % from class scores (N, C) and labels (N,); classes are ranked by
     (-score, class index); rows with ``ok`` False count as misses. k above C means all classes."""
     n, c = scores.shape
-    order = np.lexsort((np.broadcast_to(np.arange(c), scores.shape), -scores), axis=1)
+    order = _class_order(scores)
     hits = order == np.asarray(labels)[:, None]  # (N, C): at most one True per row
     if ok is not None:
         hits &= np.asarray(ok, dtype=bool)[:, None]
     rank = np.where(hits.any(1), hits.argmax(1), c)
     return {f"top{k}": float(100.0 * np.mean(rank < min(k, c))) if n else 0.0 for k in ks}
+
+
+def _class_order(scores: np.ndarray) -> np.ndarray:
+    """(N, C) scores -> (N, C) class indices by (-score, class index)."""
+    return np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)
+
+
+def _vote(sims: np.ndarray, idx: np.ndarray, labels: np.ndarray, num_classes: int, temperature: float):
+    """(M, k) similarities and train indices -> (M, C) summed exp(sim / T) per class, in column order."""
+    scores = np.zeros((sims.shape[0], num_classes))
+    rows = np.repeat(np.arange(sims.shape[0]), sims.shape[1])
+    np.add.at(scores, (rows, labels[idx].ravel()), np.exp(sims / temperature).ravel())
+    return scores
+
+
+def _contested(scores: np.ndarray, tolerance: np.ndarray, ranks) -> np.ndarray:
+    """(M, C) bool: the classes whose exact score is needed to know each row's top-r class set
+    (r in ``ranks``); a score may be off by up to score * tolerance (tolerance (M,)).
+
+    At a cut r the set is certain when the lowest possible value of the r-th class is above the
+    highest possible value of the (r+1)-th (values sorted, intervals shrink with the value). Otherwise
+    the contested classes are those whose interval reaches across: classes certainly in or certainly
+    out keep their place whatever the others' exact values, so the top-r set of the scores with the
+    contested ones made exact is the exact top-r set.
+    """
+    order = _class_order(scores)
+    ordered = np.take_along_axis(scores, order, 1)
+    low, high = ordered * (1 - tolerance[:, None]), ordered * (1 + tolerance[:, None])
+    contested = np.zeros(scores.shape, dtype=bool)
+    for r in ranks:
+        if not 0 < r < scores.shape[1]:
+            continue
+        floor, ceiling = low[:, r - 1 : r], high[:, r : r + 1]  # lowest in-set, highest out-of-set
+        exact = high[:, r - 1] == low[:, r - 1]  # both sides exact (no tolerance or no votes): certain
+        unsure = (ceiling[:, 0] >= floor[:, 0]) & ~(exact & (high[:, r] == low[:, r]))
+        positions = np.arange(scores.shape[1])
+        reach = np.where(positions < r, low <= ceiling, high >= floor) & unsure[:, None]
+        rows, cols = np.nonzero(reach)
+        contested[rows, order[rows, cols]] = True
+    return contested
+
+
+def _exact_class_scores(query, gallery, idx, labels, contested, temperature) -> tuple[np.ndarray, ...]:
+    """Exact scores of the contested (row, class) pairs: (rows, classes, scores), each summed over the
+    row's neighbours of that class in exact neighbour order (as a float64 brute force sums them)."""
+    rows, cols = np.nonzero(contested[np.arange(len(idx))[:, None], labels[idx]])
+    gallery_rows = idx[rows, cols]
+    exact = exact_pair_sims(query, gallery, rows, gallery_rows)
+    order = np.lexsort((gallery_rows, -exact, rows))  # per row: exact neighbour order
+    rows, gallery_rows, exact = rows[order], gallery_rows[order], exact[order]
+    pair_rows, pair_classes = np.nonzero(contested)
+    totals = np.zeros(contested.shape)
+    np.add.at(totals, (rows, labels[gallery_rows]), np.exp(exact / temperature))  # sequential, in order
+    return pair_rows, pair_classes, totals[pair_rows, pair_classes]
 
 
 def knn_scores(
@@ -32,16 +93,27 @@ def knn_scores(
     num_classes: int,
     k: int = 200,
     temperature: float = 0.07,
+    exact_ranks=(1, 5),
 ) -> np.ndarray:
     """Class scores (M, C): for each test row, sum over its min(k, N) nearest train rows of
-    exp(cosine similarity / temperature), per class. train (N, D), train_labels (N,), test (M, D)."""
+    exp(cosine similarity / temperature), per class. train (N, D), train_labels (N,), test (M, D).
+
+    The top-r class set of every row, r in ``exact_ranks``, is that of exact float64 scores; the
+    scores that decide it are exact, the others within score * expm1(error_bound / temperature) of
+    exact (see the module docstring).
+    """
     scores = np.zeros((test.shape[0], num_classes))
     if train.shape[0] == 0 or test.shape[0] == 0:
         return scores
-    sims, idx = rank_neighbours(l2_normalize(test), l2_normalize(train), k)
-    weights = np.exp(sims / temperature)
-    rows = np.repeat(np.arange(test.shape[0]), idx.shape[1])
-    np.add.at(scores, (rows, np.asarray(train_labels)[idx].ravel()), weights.ravel())
+    labels = np.asarray(train_labels)
+    query, gallery = l2_normalize(test), l2_normalize(train)
+    sims, idx = rank_neighbours(query, gallery, k, cuts=(k,))
+    scores = _vote(sims, idx, labels, num_classes, temperature)
+    tolerance = np.expm1(error_bound(query, gallery) / temperature)
+    contested = _contested(scores, tolerance, exact_ranks)
+    if contested.any():
+        rows, classes, exact = _exact_class_scores(query, gallery, idx, labels, contested, temperature)
+        scores[rows, classes] = exact
     return scores
 
 

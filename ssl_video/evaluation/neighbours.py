@@ -1,93 +1,355 @@
 """Exact, deterministic nearest-neighbour ranking by cosine similarity, shared by retrieval and kNN.
 
-Tie rule: among gallery items with equal similarity the lower gallery index ranks first.
+The ranking rule: gallery items by decreasing similarity, equal similarities by increasing gallery
+index. A pair's similarity is the float64 sum of the elementwise products of the two float32 unit
+vectors (:func:`exact_sims`: the products are exact, and equal rows give bitwise-equal sums), which is
+what a NumPy float64 brute force computes. The ranking equals that brute force's; it costs about one
+float32 matrix product:
 
-FAISS (``IndexFlatIP``) proposes candidates with a margin; their similarities are then recomputed
-in float64 from the float32 unit vectors and re-sorted on (-similarity, index). A query whose
-depth-th similarity is within ``TIE_EPS`` of its last candidate's (so an item FAISS did not return
-could tie with or beat a returned one) is re-ranked by brute force over the whole gallery. The
-result is therefore exactly the brute-force ranking under the tie rule, whatever FAISS's float32
-summation order does to near-ties.
+1. A block of queries is scored against the whole gallery with one float32 product (B, D) @ (D, G).
+   Each float32 score differs from the exact similarity by at most ``e_i`` (:func:`error_bound`: the
+   bound for a sum of D rounded products in any order, scaled by the vector norms).
+2. The m = depth + margin best float32 scores of each row are the candidates (``torch.topk``). Two
+   items whose float32 scores differ by more than ``2 e_i`` are in the right order whatever the
+   rounding; an item outside the candidates cannot enter the top ``depth`` unless the last candidate
+   is within ``2 e_i`` of the depth-th, and such a row is ranked from its whole row of scores.
+3. Items in a near-tie chain (neighbours in float32 order within ``2 e_i``) that reaches the top
+   ``depth`` get their exact similarity and are ordered by (-exact, index). With identical gallery
+   vectors (collapsed features) one exact similarity per distinct vector is computed.
+
+The matrix product is checked once per process before its first use (:func:`checked_matmul`) on a
+problem large enough to take the BLAS path, against elementwise float64 sums: a BLAS that returns
+wrong numbers (NVBLAS without a GPU, see :mod:`ssl_video.blas_guard`) is replaced by NumPy's, whose
+symbols nothing can intercept, and if no product passes, the search raises instead of publishing
+a wrong number.
 """
 
 from __future__ import annotations
 
-import faiss
-import numpy as np
+import threading
+import warnings
+from collections.abc import Callable
 
-TIE_EPS = 1e-5  # far above float32 dot-product error for unit vectors, far below real similarity gaps
+import numpy as np
+import torch
+
+from ..blas_guard import nvblas_libraries
+
+# (a (B, D) float32, b (G, D) float32, out (B, G) float32 C-contiguous) -> out = a @ b.T
+Matmul = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+_U32, _U64 = 2.0**-24, 2.0**-53  # unit roundoff of float32 and float64
+_TINY = 2.0**-126  # smallest normal float32: covers products flushed to zero
+_BLOCK_SCORES = 1 << 24  # float32 scores per block of queries (64 MiB)
+_EXACT_BUDGET = 1 << 22  # float64 products per chunk of exact similarities (32 MiB)
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """(N, D) rows scaled to unit length (zero rows stay zero): cosine similarity becomes a dot product."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def _mean(x: np.ndarray) -> np.ndarray | float:
+    """Float64 mean of the rows of (N, D) ``x``; 0 for no rows (never nan)."""
+    return x.astype(np.float64).mean(0) if len(x) else 0.0
 
 
 def center_and_normalize(
     query: np.ndarray, gallery: np.ndarray, center: bool, query_ok: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, D), (G, D) -> the same, optionally minus the mean over usable queries + gallery (CoCLR),
-    then L2-normalised. Queries with ``query_ok`` False are left out of the mean."""
+    """(Q, D), (G, D) -> the same, optionally centred as CoCLR's ``test_retrieval`` does, then
+    L2-normalised: queries minus the mean of the (usable) queries, gallery minus the mean of the
+    gallery, each set by its own mean. Queries with ``query_ok`` False are left out of their mean."""
     if center:
-        usable = query if query_ok is None else query[query_ok]
-        mean = (
-            np.concatenate([usable, gallery]).astype(np.float64).mean(0) if len(usable) + len(gallery) else 0
-        )
-        query = (query - mean).astype(np.float32)
-        gallery = (gallery - mean).astype(np.float32)
+        usable = query if query_ok is None else query[np.asarray(query_ok, dtype=bool)]
+        query = (query - _mean(usable)).astype(np.float32)
+        gallery = (gallery - _mean(gallery)).astype(np.float32)
     return l2_normalize(query), l2_normalize(gallery)
 
 
-def _pair_sims(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """(Q, D) float64 queries . (Q, K, D) float64 gallery rows -> (Q, K) similarities, computed
-    elementwise then summed along D, so equal inputs give bitwise-equal similarities on every path."""
-    return (query[:, None, :] * gallery).sum(-1)
+# --------------------------------------------------------------------------------------------
+# Exact similarities and the float32 error bound
+# --------------------------------------------------------------------------------------------
 
 
-def _sorted_rows(sims: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Per row, the order of columns by (-sim, index): (Q, C) -> (Q, C) column positions."""
-    return np.lexsort((index, -sims), axis=1)
+def exact_sims(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Elementwise float64 similarities of paired rows: (N, D), (N, D) float32 -> (N,) float64.
+
+    The products of float32 numbers are exact in float64 and every pair is summed the same way, so
+    equal rows give bitwise-equal values on every path. Chunked to bound memory.
+    """
+    out = np.empty(len(query))
+    chunk = max(1, _EXACT_BUDGET // max(1, query.shape[1]))
+    for s in range(0, len(query), chunk):
+        q = query[s : s + chunk].astype(np.float64)
+        out[s : s + chunk] = (q * gallery[s : s + chunk].astype(np.float64)).sum(-1)
+    return out
 
 
-def rank_neighbours(query: np.ndarray, gallery: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``depth`` most similar gallery rows for every query (dot product of unit vectors).
+def first_equal_rows(x: np.ndarray) -> np.ndarray:
+    """(N, D) -> (N,) int64: for every row, the lowest index of a row bitwise equal to it (a dict of the
+    rows' bytes: linear time, where sorting rows costs ~30x more)."""
+    x = np.ascontiguousarray(x)
+    first: dict[bytes, int] = {}
+    return np.fromiter((first.setdefault(row.tobytes(), i) for i, row in enumerate(x)), np.int64, len(x))
 
-    query (Q, D), gallery (G, D) float32, already normalised. Returns (similarities (Q, d) float64,
-    indices (Q, d) int64) with d = min(depth, G), sorted by (-similarity, gallery index).
+
+def exact_pair_sims(query: np.ndarray, gallery: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`exact_sims` of the pairs (query[rows[n]], gallery[cols[n]]) -> (n,) float64, each distinct
+    pair of vectors computed once (collapsed features make every pair the same)."""
+    if len(rows) == 0:
+        return np.zeros(0)
+    if len(rows) <= len(query) + len(gallery):  # few pairs: finding equal rows would cost more
+        return exact_sims(query[rows], gallery[cols])
+    q_first, q_id = np.unique(first_equal_rows(query), return_inverse=True)  # dense ids of distinct rows
+    g_first, g_id = np.unique(first_equal_rows(gallery), return_inverse=True)
+    n_g = len(g_first)
+    key = q_id.ravel()[rows] * n_g + g_id.ravel()[cols]
+    if len(q_first) * n_g <= 4 * len(key):  # a table instead of a sort
+        used = np.zeros(len(q_first) * n_g, dtype=bool)
+        used[key] = True
+        distinct, inverse = np.flatnonzero(used), (np.cumsum(used) - 1)[key]
+    else:
+        distinct, inverse = np.unique(key, return_inverse=True)
+    sims = exact_sims(query[q_first[distinct // n_g]], gallery[g_first[distinct % n_g]])
+    return sims[inverse.ravel()]
+
+
+def error_bound(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """(Q,) float64: per query, a bound on |float32 score - exact similarity| over the whole gallery.
+
+    gamma_D = D u / (1 - D u) bounds the rounding of a sum of D products in any order (with or without
+    FMA), times |q| max|g| by Cauchy-Schwarz; the float64 reference's own rounding and products
+    flushed to zero are added. Zero for a zero query (its scores are exactly 0).
+    """
+    d = query.shape[1]
+    if d * _U32 >= 0.5:
+        raise ValueError(f"feature dimension {d} is too large for a float32 error bound")
+    gamma = d * _U32 / (1 - d * _U32) + d * _U64 / (1 - d * _U64)
+    # float32 norms are within d * u of the exact ones: inflated by twice that, they bound them
+    inflate = 1 + 2 * (d + 2) * _U32
+    g_max = float(np.sqrt(np.einsum("ij,ij->i", gallery, gallery)).max()) * inflate if len(gallery) else 0.0
+    q_norm = np.sqrt(np.einsum("ij,ij->i", query, query)).astype(np.float64) * inflate
+    return (gamma * q_norm * g_max + d * _TINY) * (q_norm > 0) * 1.0001
+
+
+# --------------------------------------------------------------------------------------------
+# The matrix product, checked once per process
+# --------------------------------------------------------------------------------------------
+
+
+def _torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    torch.mm(torch.from_numpy(a), torch.from_numpy(b).T, out=torch.from_numpy(out))
+    return out
+
+
+def _numpy_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b.T, out=out)
+
+
+# (name, product of (B, D) float32 and (G, D) float32 -> (B, G) float32, goes through the global
+# ``sgemm_`` symbol), fastest first. NumPy's BLAS has suffixed symbol names (scipy-openblas), so no
+# library loaded beside it can intercept its calls; torch's CPU BLAS can be (and then may crash).
+MATMULS: tuple[tuple[str, Matmul, bool], ...] = (
+    ("torch.mm", _torch_matmul, True),
+    ("numpy", _numpy_matmul, False),
+)
+_chosen: tuple[str, Matmul] | None = None
+_choose_lock = threading.Lock()
+
+
+def matmul_error(matmul: Matmul, size: int = 1024, dim: int = 512) -> str | None:
+    """Why ``matmul`` gives wrong scores on a random (size, dim) x (size, dim) unit-vector problem
+    (5e8 multiply-adds: above the size where an offloading BLAS takes over), or None when every
+    checked score is within :func:`error_bound` of the elementwise float64 similarity."""
+    rng = np.random.default_rng(20261203)
+    a = l2_normalize(rng.standard_normal((size, dim)))
+    b = l2_normalize(rng.standard_normal((size, dim)))
+    try:
+        got = np.asarray(matmul(a, b, np.empty((size, size), np.float32)), dtype=np.float64)
+    except Exception as exc:  # a broken BLAS may raise instead of returning garbage
+        return f"raised {type(exc).__name__}: {exc}"
+    if got.shape != (size, size):
+        return f"returned shape {got.shape}, expected {(size, size)}"
+    rows = np.arange(0, size, 31)
+    pairs_q, pairs_g = np.repeat(rows, size), np.tile(np.arange(size), len(rows))
+    ref = exact_sims(a[pairs_q], b[pairs_g]).reshape(len(rows), size)
+    worst = np.abs(got[rows] - ref) / error_bound(a[rows], b)[:, None]
+    if not np.all(np.isfinite(got[rows])) or worst.max() > 1:
+        wrong = int(np.sum(~(worst <= 1)))
+        return f"{wrong} of {worst.size} checked scores are outside the float32 error bound"
+    return None
+
+
+def _cause() -> str:
+    libs = nvblas_libraries()
+    if libs:
+        return (
+            f"NVBLAS ({', '.join(libs)}) is loaded in this process and intercepts CPU BLAS calls; decord2 "
+            "loads it when imported before ssl_video or torch. Import ssl_video before decord"
+        )
+    return "the BLAS library in use returns wrong products on this machine"
+
+
+def checked_matmul(candidates: tuple[tuple[str, Matmul, bool], ...] | None = None) -> tuple[str, Matmul]:
+    """The first of ``candidates`` (default :data:`MATMULS`) whose products pass :func:`matmul_error`.
+
+    While NVBLAS is loaded, products that go through the global ``sgemm_`` are not even tried (NVBLAS
+    without a GPU returns garbage or crashes the process). The default choice is made once per process
+    and kept. Warns when a faster product was skipped; raises RuntimeError naming the cause when none
+    passes.
+    """
+    global _chosen
+    if candidates is None and _chosen is not None:
+        return _chosen
+    with _choose_lock:
+        if candidates is None and _chosen is not None:
+            return _chosen
+        failures = []
+        nvblas = nvblas_libraries()
+        for name, matmul, interceptable in candidates or MATMULS:
+            if interceptable and nvblas:
+                failures.append(f"{name} was not tried (it would call NVBLAS)")
+                continue
+            problem = matmul_error(matmul)
+            if problem is None:
+                if failures:
+                    warnings.warn(
+                        f"nearest-neighbour search uses {name}: {'; '.join(failures)} ({_cause()})",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                if candidates is None:
+                    _chosen = (name, matmul)
+                return name, matmul
+            failures.append(f"{name} failed the self-check ({problem})")
+        raise RuntimeError(
+            "nearest-neighbour search refused to run: every matrix product failed its self-check: "
+            f"{'; '.join(failures)}. Cause: {_cause()}."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Ranking
+# --------------------------------------------------------------------------------------------
+
+
+class _Gallery:
+    """The gallery (G, D) float32 with its float64 copy and, on first need, a representative row per
+    distinct vector (``rep[j]`` = lowest index of a row bitwise equal to row j)."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+        self._rep: np.ndarray | None = None
+
+    @property
+    def rep(self) -> np.ndarray:
+        if self._rep is None:
+            self._rep = first_equal_rows(self.rows)
+        return self._rep
+
+
+def _top_of_set(
+    query: np.ndarray, scores: np.ndarray, exact_ok: bool, members: np.ndarray, gallery: _Gallery, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``depth`` of ``members`` (index-sorted gallery rows) by (-exact similarity, index).
+
+    One exact similarity per distinct vector; ``exact_ok``: the float32 ``scores`` (G,) are exact (zero
+    query). Cost O(len(members)) plus the exact similarities, also when all members tie.
+    """
+    reps = gallery.rep[members]
+    if reps.min() == reps.max():  # one distinct vector (collapsed features): they all tie
+        value = scores[reps[:1]] if exact_ok else exact_sims(query[None], gallery.rows[reps[:1]])
+        return np.full(depth, float(value[0])), members[:depth]
+    distinct, member_of = np.unique(reps, return_inverse=True)
+    if exact_ok:
+        value = scores[distinct].astype(np.float64)
+    else:
+        value = exact_sims(np.broadcast_to(query, (len(distinct), query.shape[0])), gallery.rows[distinct])
+    levels, level_of = np.unique(-value, return_inverse=True)  # level 0 = highest similarity
+    member_level = level_of[member_of]
+    filled = np.cumsum(np.bincount(member_level, minlength=len(levels)))
+    cut = int(np.searchsorted(filled, depth))  # the level that holds the depth-th member
+    above = np.flatnonzero(member_level < cut)
+    above = above[np.lexsort((members[above], member_level[above]))]
+    last = np.flatnonzero(member_level == cut)[: depth - len(above)]  # members are index-sorted
+    chosen = np.concatenate([above, last])
+    return -levels[member_level[chosen]], members[chosen]
+
+
+def _rank_block(
+    query: np.ndarray, scores: np.ndarray, err: np.ndarray, gallery: _Gallery, depth: int, cuts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``depth`` of a block (query (B, D), float32 scores (B, G), error bounds (B,)), with the split
+    after every position in ``cuts`` (1 <= c <= depth) exactly that of the brute force."""
+    n_rows, n_gallery = scores.shape
+    m = min(n_gallery, depth + 16 + depth // 16)  # the margin keeps rows ranked from all scores rare
+    values, cand = torch.topk(torch.from_numpy(scores), m, dim=1)  # sorted by float32 score
+    values, cand = values.numpy().astype(np.float64), cand.numpy()
+    slack = 2 * err[:, None]
+    near = values[:, :-1] - values[:, 1:] <= slack  # (B, m-1): positions p and p+1 may be swapped
+    # Near-tie chains: positions with equal labels are linked by near pairs. A chain that crosses a cut
+    # (holds positions c-1 and c) is ordered by exact similarity; other chains cannot change any cut.
+    labels = np.zeros(values.shape, dtype=np.int64)
+    np.cumsum(~near, axis=1, out=labels[:, 1:])
+    crossing = near[:, cuts[cuts < m] - 1]  # (B, n_cuts): the chain at cut c crosses it
+    resolve = np.zeros(values.shape, dtype=bool)  # per row, which chain labels to resolve
+    cut_rows, cut_cols = np.nonzero(crossing)
+    resolve[cut_rows, labels[cut_rows, cuts[cuts < m][cut_cols] - 1]] = True
+    flagged = np.take_along_axis(resolve, labels, 1)
+    incomplete = np.zeros(n_rows, dtype=bool)
+    if m < n_gallery:  # the last candidate may tie into the top depth: rank the row from all its scores
+        incomplete = values[:, m - 1] >= values[:, depth - 1] - slack[:, 0]
+    flagged &= ~incomplete[:, None]
+    sims, idx = values[:, :depth].copy(), cand[:, :depth].copy()
+    redo = np.flatnonzero(flagged.any(1))
+    if len(redo):
+        rows, cols = np.nonzero(flagged[redo])
+        key = values[redo]
+        key[rows, cols] = exact_sims(query[redo[rows]], gallery.rows[cand[redo[rows], cols]])
+        order = np.lexsort((cand[redo], -key), axis=1)[:, :depth]
+        sims[redo] = np.take_along_axis(key, order, 1)
+        idx[redo] = np.take_along_axis(cand[redo], order, 1)
+    for i in np.flatnonzero(incomplete):
+        members = np.flatnonzero(scores[i] >= values[i, depth - 1] - slack[i, 0])
+        sims[i], idx[i] = _top_of_set(query[i], scores[i], err[i] == 0, members, gallery, depth)
+    return sims, idx
+
+
+def rank_neighbours(
+    query: np.ndarray, gallery: np.ndarray, depth: int, cuts=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``depth`` most similar gallery rows for every query, as a brute force ranks them.
+
+    query (Q, D), gallery (G, D): unit (or zero) rows, cast to float32. Returns (similarities (Q, d)
+    float64, indices (Q, d) int64) with d = min(depth, G). Order: by (-exact similarity, gallery index)
+    at every position when ``cuts`` is None; with ``cuts`` (positions c), only the *set* of the first c
+    neighbours is guaranteed for each c (all retrieval and kNN need, and cheaper: only near ties that
+    straddle a cut are resolved). A similarity is exact where an order had to be decided and otherwise
+    the float32 score, within :func:`error_bound` of exact. Raises ValueError for non-finite features.
     """
     query = np.ascontiguousarray(query, dtype=np.float32)
     gallery = np.ascontiguousarray(gallery, dtype=np.float32)
+    for name, x in (("query", query), ("gallery", gallery)):
+        if not np.all(np.isfinite(x)):
+            bad = int(np.sum(~np.isfinite(x).all(1)))
+            raise ValueError(f"{bad} {name} feature row(s) contain NaN or infinity")
     n_query, n_gallery = query.shape[0], gallery.shape[0]
     depth = min(depth, n_gallery)
     if depth == 0 or n_query == 0:
         return np.zeros((n_query, depth)), np.zeros((n_query, depth), dtype=np.int64)
-    search = min(n_gallery, depth + max(16, depth))
-    index = faiss.IndexFlatIP(gallery.shape[1])
-    index.add(gallery)
-    _, cand = index.search(query, search)  # (Q, search); -1 never appears as search <= G
-    q64, g64 = query.astype(np.float64), gallery.astype(np.float64)
-    budget = 1 << 22  # float64 products per block (~32 MB)
+    positions = np.arange(1, depth + 1) if cuts is None else np.asarray(cuts, dtype=np.int64)
+    positions = np.unique(np.clip(positions, 1, depth))
+    _, matmul = checked_matmul()
+    err = error_bound(query, gallery)
+    store = _Gallery(gallery)
     sims = np.empty((n_query, depth))
-    out = np.empty((n_query, depth), dtype=np.int64)
-    block = max(1, budget // (search * gallery.shape[1] or 1))
-    for start in range(0, n_query, block):
-        rows = slice(start, start + block)
-        block_sims = _pair_sims(q64[rows], g64[cand[rows]])
-        order = _sorted_rows(block_sims, cand[rows])
-        block_sims = np.take_along_axis(block_sims, order, 1)
-        sims[rows], out[rows] = block_sims[:, :depth], np.take_along_axis(cand[rows], order, 1)[:, :depth]
-        if search < n_gallery:  # a tie may cross the margin: exact brute force for those queries
-            for i in start + np.flatnonzero(block_sims[:, depth - 1] - block_sims[:, -1] <= TIE_EPS):
-                sims[i], out[i] = _brute_force_row(q64[i], g64, depth, budget)
-    return sims, out
-
-
-def _brute_force_row(query: np.ndarray, gallery: np.ndarray, depth: int, budget: int):
-    """One query (D,) against all gallery rows (G, D) float64 -> (sims (depth,), indices (depth,))."""
-    chunk = max(1, budget // (gallery.shape[1] or 1))
-    full = np.concatenate(
-        [_pair_sims(query[None], gallery[None, j : j + chunk])[0] for j in range(0, len(gallery), chunk)]
-    )
-    order = np.lexsort((np.arange(len(gallery)), -full))[:depth]
-    return full[order], order
+    idx = np.empty((n_query, depth), dtype=np.int64)
+    block = max(1, min(n_query, _BLOCK_SCORES // n_gallery))
+    buffer = np.empty((block, n_gallery), dtype=np.float32)
+    for s in range(0, n_query, block):
+        rows = slice(s, s + block)
+        scores = matmul(query[rows], gallery, buffer[: len(query[rows])])  # reused: no page faults
+        sims[rows], idx[rows] = _rank_block(query[rows], scores, err[rows], store, depth, positions)
+    return sims, idx

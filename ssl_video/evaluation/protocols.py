@@ -102,7 +102,8 @@ class _ExtractionFields:
 class RetrievalProtocol(_ExtractionFields):
     """Nearest-neighbour retrieval (§12.A): test queries vs train gallery, cosine, R@k in %.
 
-    center: subtract the mean feature over query + gallery before L2 normalisation (CoCLR).
+    center: before L2 normalisation, centre the queries by the query mean and the gallery by the
+    gallery mean, each set by its own mean (CoCLR's ``test_retrieval``).
     """
 
     name: str = "retrieval_vcop"

@@ -31,11 +31,13 @@ def recall_at_k(
 
     query (Q, D), gallery (G, D) float; labels (Q,), (G,) ints; query_ok (Q,) bool marks queries
     that have features (the others count as misses and are left out of the centring mean).
-    center: subtract the mean over usable queries + gallery before L2 normalisation (CoCLR).
+    center: before L2 normalisation, subtract from the queries the mean of the usable queries and
+    from the gallery the gallery mean (CoCLR's ``test_retrieval``). Only the set of the k nearest
+    matters for R@k, so the ranking is exact at each k (``rank_neighbours(..., cuts=ks)``).
     """
     q, g = center_and_normalize(query, gallery, center, query_ok)
     depth = min(max(ks), g.shape[0])
-    _, neighbours = rank_neighbours(q, g, depth)
+    _, neighbours = rank_neighbours(q, g, depth, cuts=ks)
     hits = np.asarray(gallery_labels)[neighbours] == np.asarray(query_labels)[:, None]  # (Q, depth)
     if query_ok is not None:
         hits &= np.asarray(query_ok, dtype=bool)[:, None]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-import torch  # noqa: F401  (must be loaded before decord, see below)
+
+from ..blas_guard import import_without_nvblas, nvblas_libraries
+from .base import StreamInfo, VideoReader, register_backend
 
 # decord2 3.4 dlopens every library under site-packages/nvidia/*/lib with RTLD_GLOBAL when imported,
-# libnvblas included; if torch is loaded afterwards, its CPU matrix products resolve to NVBLAS and the
-# process segfaults (measured: ``import decord, torch`` then ``nn.Linear`` crashes). Loading torch
-# first keeps its own BLAS.
-import decord  # isort: skip
-
-from .base import StreamInfo, VideoReader, register_backend
+# libnvblas included, and NVBLAS then answers the CPU BLAS calls of every library loaded later (FAISS,
+# torch if imported after it) with garbage on machines without a usable GPU. Import it with NVBLAS refused.
+_nvblas_before = nvblas_libraries()
+decord = import_without_nvblas("decord")
+if _nvblas_before:
+    warnings.warn(
+        f"NVBLAS ({', '.join(_nvblas_before)}) was loaded into this process before ssl_video (decord2 "
+        "loads it when imported first): CPU matrix products of libraries loaded after it may be "
+        "wrong. Import ssl_video (or torch) before decord. ssl_video's nearest-neighbour search "
+        "checks its matrix product at first use.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 @register_backend
