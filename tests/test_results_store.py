@@ -85,21 +85,32 @@ def test_second_write_is_noop_unless_force(tmp_path):
 def test_write_is_atomic_and_canonical(tmp_path, monkeypatch):
     store = ResultStore(tmp_path)
     rec = make_record()
-    replaced = []
-    real_replace = os.replace
+    published = []
+    real_link, real_replace = os.link, os.replace
 
-    def spy(src, dst):
-        replaced.append((os.fspath(src), os.fspath(dst)))
-        return real_replace(src, dst)
+    def spy(real):
+        def publish(src, dst, *args, **kwargs):
+            published.append((real.__name__, os.fspath(src), os.fspath(dst)))
+            return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(os, "replace", spy)
-    store.write(rec)
+        return publish
+
+    monkeypatch.setattr(os, "link", spy(real_link))
+    monkeypatch.setattr(os, "replace", spy(real_replace))
     path = store.path_for(rec)
-    assert replaced == [(os.fspath(replaced[0][0]), os.fspath(path))]
-    assert replaced[0][0] != os.fspath(path)
-    # no temporary file left behind; sorted keys, so the same record always gives the same bytes
-    assert sorted(p.name for p in path.parent.iterdir()) == ["seed0.json"]
-    assert path.read_text() == json.dumps(rec, indent=2, sort_keys=True) + "\n"
+    # a new result is published from a complete temporary file in the same folder, only if absent
+    # (hard link: fails if the name exists); a forced one replaces the old file by a rename
+    for force, how in ((False, "link"), (True, "replace")):
+        published.clear()
+        assert store.write(rec, force=force) is True
+        assert [(name, dst) for name, _, dst in published] == [(how, os.fspath(path))]
+        tmp = published[0][1]
+        assert os.path.dirname(tmp) == os.fspath(path.parent) and os.path.basename(tmp).startswith(".")
+        # no temporary file left behind; sorted keys, so the same record always gives the same bytes
+        assert sorted(p.name for p in path.parent.iterdir()) == ["seed0.json"]
+        assert path.read_text() == json.dumps(rec, indent=2, sort_keys=True) + "\n"
+        if not force:
+            store.path_for(rec).unlink()
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
@@ -109,10 +120,13 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk gone")
 
+    monkeypatch.setattr(os, "link", boom)
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        store.write(rec)
-    assert not store.exists(rec)
+    for force in (False, True):
+        with pytest.raises(OSError, match="disk gone"):
+            store.write(rec, force=force)
+        assert not store.exists(rec)
+        assert list(store.path_for(rec).parent.iterdir()) == []
 
 
 def _set(record: dict, dotted: str, value) -> dict:
@@ -144,6 +158,8 @@ _DELETE = object()
         ("checkpoint.method", ""),
         ("checkpoint.encoder", 3),
         ("checkpoint.pretrain_seed", "0"),
+        ("checkpoint.pretrain_config_hash", "1a2b3c4d"),
+        ("checkpoint.pretrain_config_hash", None),
         ("protocol.name", _DELETE),
         ("protocol.version", "1"),
         ("protocol.version", True),
@@ -183,7 +199,23 @@ def test_non_mapping_and_unserialisable_rejected():
 def test_valid_record_passes_with_optional_fields():
     validate_record(make_record(method="random_init"))
     validate_record(_set(make_record(), "checkpoint.step", 1000))
+    validate_record(_set(make_record(), "checkpoint.pretrain_config_hash", "1a2b3c4d5e6f7a8b"))
     validate_record(_set(make_record(), "created", "2026-11-22T07:00:00.123456+00:00"))
+
+
+def test_per_split_fingerprints_checked_when_present():
+    """dataset.fingerprints ({split: sha256 hex}) is optional (older records lack it), checked when there."""
+    splits = {"train": "a" * 64, "test": "b" * 64}
+    validate_record(_set(make_record(), "dataset.fingerprints", splits))
+    bad = [
+        ("f" * 64, "dataset.fingerprints"),
+        ({}, "dataset.fingerprints"),
+        ({"train": "a" * 64, "": "b" * 64}, "dataset.fingerprints"),
+        ({"train": "a" * 64, "test": "XYZ"}, "dataset.fingerprints.test"),
+    ]
+    for value, field in bad:
+        with pytest.raises(ValueError, match=f"'{field}'"):
+            validate_record(_set(make_record(), "dataset.fingerprints", value))
 
 
 def test_read_rejects_corrupt_files(tmp_path):
@@ -250,3 +282,137 @@ def test_code_version_outside_a_repo(tmp_path, monkeypatch):
 def test_code_version_without_git(monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert code_version() == {"package": "0.1.0", "git_commit": None, "dirty": None}
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrent writers: bench arrays and `eval all` fan out to many writers of the same store
+# --------------------------------------------------------------------------------------------
+
+WRITERS, TRIALS = 8, 4
+
+
+def _race_one_key(root: str, writer: int, trials: int, barrier, results, force: bool = False) -> None:
+    """Writer ``writer``: for each trial, wait for all writers, then store its own record under
+    the trial's key (seed = trial; metric R@1 = writer). Puts (trial, writer, outcome) on ``results``;
+    the outcome is write()'s return value or the name of the exception it raised."""
+    store = ResultStore(root)
+    for trial in range(trials):
+        record = make_record(seed=trial, metrics={"R@1": float(writer)})
+        barrier.wait()
+        try:
+            outcome = store.write(record, force=force)
+        except Exception as exc:  # reported, so that the test says how a writer failed
+            outcome = type(exc).__name__
+        results.put((trial, writer, outcome))
+
+
+def _collect(results, n: int) -> dict[int, dict[int, object]]:
+    """{trial: {writer: outcome}} from ``n`` items of a queue."""
+    by_trial: dict[int, dict[int, object]] = {}
+    for _ in range(n):
+        trial, writer, outcome = results.get(timeout=120)
+        by_trial.setdefault(trial, {})[writer] = outcome
+    return by_trial
+
+
+def _check_one_winner(store: ResultStore, by_trial: dict[int, dict[int, object]]) -> None:
+    """Each trial: exactly one writer was told "written" (True), every other "exists" (False), and
+    the file holds exactly the winner's complete record; no temporary file is left."""
+    assert sorted(by_trial) == list(range(TRIALS))
+    for trial, outcomes in sorted(by_trial.items()):
+        summary = sorted(map(repr, outcomes.values()))
+        assert summary == ["False"] * (WRITERS - 1) + ["True"], f"trial {trial}: {outcomes}"
+        winner = next(w for w, o in outcomes.items() if o is True)
+        path = store.path_for(make_record(seed=trial))
+        assert store.read(path) == make_record(seed=trial, metrics={"R@1": float(winner)})
+        assert path.read_text() == json.dumps(store.read(path), indent=2, sort_keys=True) + "\n"
+    # every trial's key is a file in one folder; nothing else is left there
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"seed{t}.json" for t in range(TRIALS)]
+
+
+def test_concurrent_processes_one_key_exactly_one_written(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(WRITERS), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race_one_key, args=(str(tmp_path), w, TRIALS, barrier, results))
+        for w in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        by_trial = _collect(results, WRITERS * TRIALS)
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+    assert all(p.exitcode == 0 for p in procs)
+    _check_one_winner(ResultStore(tmp_path), by_trial)
+
+
+def _race_threads(root, force: bool, trials: int = TRIALS) -> dict[int, dict[int, object]]:
+    import queue
+    import threading
+
+    barrier, results = threading.Barrier(WRITERS), queue.Queue()
+    threads = [
+        threading.Thread(target=_race_one_key, args=(str(root), w, trials, barrier, results, force))
+        for w in range(WRITERS)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return _collect(results, WRITERS * trials)
+
+
+def test_concurrent_threads_one_key_exactly_one_written(tmp_path):
+    _check_one_winner(ResultStore(tmp_path), _race_threads(tmp_path, force=False))
+
+
+def test_concurrent_forced_writes_never_raise_and_leave_one_record(tmp_path):
+    store = ResultStore(tmp_path)
+    for trial, outcomes in sorted(_race_threads(tmp_path, force=True).items()):
+        assert list(outcomes.values()) == [True] * WRITERS, f"trial {trial}: {outcomes}"
+        path = store.path_for(make_record(seed=trial))
+        stored = store.read(path)
+        assert stored in [make_record(seed=trial, metrics={"R@1": float(w)}) for w in range(WRITERS)]
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"seed{t}.json" for t in range(TRIALS)]
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    rec = make_record()
+
+    def boom(fd):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    for force in (False, True):
+        with pytest.raises(OSError, match="disk gone"):
+            store.write(rec, force=force)
+        assert not store.exists(rec)
+        assert list(store.path_for(rec).parent.iterdir()) == []
+
+
+def test_stale_temporary_files_are_not_listed(tmp_path):
+    """A writer killed mid-write leaves its hidden temporary file; listing and reading skip it."""
+    import subprocess
+    import sys
+
+    store = ResultStore(tmp_path)
+    rec = make_record()
+    store.write(rec)
+    path = store.path_for(rec)
+    killed = (
+        "import os, sys\n"
+        "from ssl_video.io_utils import atomic_path\n"
+        "tmp = atomic_path(sys.argv[1]).__enter__()\n"
+        "tmp.write_text('{')\n"
+        "os._exit(9)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", killed, str(path)], check=False)
+    assert done.returncode == 9
+    stale = [p for p in path.parent.iterdir() if p != path]
+    assert len(stale) == 1 and stale[0].name.startswith(".")
+    assert store.paths() == [path] and list(store.records()) == [rec]

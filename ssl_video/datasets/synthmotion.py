@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
 import sys
 import time
@@ -37,6 +36,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
+from ssl_video.io_utils import atomic_write_text
 
 SYNTHMOTION_VERSION = "1.1"
 
@@ -628,9 +629,7 @@ def _write_text(path: Path, text: str) -> bool:
     """Atomically write ``text`` unless the file already holds it; True if written."""
     if path.exists() and path.read_text() == text:
         return False
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return True
 
 

@@ -8,31 +8,23 @@ so a crash or SIGKILL leaves either the old file or the new one, never a torn on
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..io_utils import atomic_path
 
 ENCODER_FORMAT = "ssl_video.encoder/1"
 CHECKPOINT_FORMAT = "ssl_video.checkpoint/1"
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to ``path`` atomically (temp file + fsync + rename + directory fsync)."""
+    """torch.save to ``path`` atomically (unique temp file + fsync + rename + directory fsync, see
+    :func:`ssl_video.io_utils.atomic_path`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
     return path
 
 
@@ -77,7 +69,12 @@ def load_encoder(path: str | Path) -> tuple[torch.nn.Module, dict]:
         enc = data["config"]["encoder"]
         prefix = "encoder."
         state = {k[len(prefix) :]: v for k, v in data["model"].items() if k.startswith(prefix)}
-        data = {"format": ENCODER_FORMAT, "encoder": enc, "state_dict": state, "info": {"step": data["step"]}}
+        # the same provenance an export carries, so results name the checkpoint's task and experiment
+        config = data["config"]
+        info = {"task": config.get("task", {}).get("name"), "step": data["step"], "config": config}
+        if data.get("data_fingerprint"):
+            info["data_fingerprint"] = data["data_fingerprint"]
+        data = {"format": ENCODER_FORMAT, "encoder": enc, "state_dict": state, "info": info}
     if data.get("format") != ENCODER_FORMAT:
         raise ValueError(
             f"{path}: not an ssl-video encoder export or checkpoint (format={data.get('format')!r})"

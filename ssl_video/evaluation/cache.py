@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..datasets import VideoRecord
+from ..io_utils import atomic_path
 from .features import extract_video_features
 from .protocols import Extraction, extraction_hash
 
@@ -107,12 +107,11 @@ class FeatureCache:
         return features[order], ok[order]
 
     def save(self, path: Path, key: dict, records, features: np.ndarray, ok: np.ndarray) -> None:
-        """Write one entry atomically (temporary file + fsync + rename + directory fsync)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write one entry atomically (unique temporary file + fsync + rename + directory fsync, see
+        :func:`ssl_video.io_utils.atomic_path`); concurrent writers of one entry leave one of theirs."""
         rel_paths = np.array([r.rel_path for r in records], dtype=np.str_)
         features, ok = np.ascontiguousarray(features, dtype=np.float32), np.asarray(ok, dtype=bool)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(
                 f,
                 features=features,
@@ -121,14 +120,6 @@ class FeatureCache:
                 key=np.array(json.dumps(key, sort_keys=True)),
                 checksum=np.array(_checksum(features, ok, rel_paths)),
             )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def get_or_extract(
         self,

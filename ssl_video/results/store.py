@@ -4,9 +4,10 @@ Layout under the store root::
 
     <dataset.name>/fold<fold>/<checkpoint.id>/<protocol.name>@v<protocol.version>/seed<seed>.json
 
-Files are written atomically (temporary file, fsync, rename) with sorted keys, so the same record
-always gives the same bytes. A result that already exists is never overwritten unless asked to
-(``force=True``): re-running an evaluation does not silently replace a published number.
+Files are written atomically (temporary file, fsync, rename or hard link, folder fsync) with sorted
+keys, so the same record always gives the same bytes. A result that already exists is never
+overwritten unless asked to (``force=True``), also when several processes write the same key at once:
+re-running an evaluation does not silently replace a published number.
 """
 
 from __future__ import annotations
@@ -144,6 +145,20 @@ def _check_code_version(record: Mapping[str, Any]) -> None:
         raise _fail("code_version.dirty", f"must be true, false or null, got {dirty!r}")
 
 
+def _check_split_fingerprints(record: Mapping[str, Any]) -> None:
+    """``dataset.fingerprints``: a non-empty mapping of split name to a 64-hex dataset fingerprint."""
+    splits = _get(record, "dataset.fingerprints")
+    if not isinstance(splits, Mapping) or not splits:
+        raise _fail(
+            "dataset.fingerprints", f"must be a non-empty mapping of split to fingerprint, got {splits!r}"
+        )
+    for split, value in splits.items():
+        if not isinstance(split, str) or not _SAFE_NAME.match(split):
+            raise _fail("dataset.fingerprints", f"has a bad split name {split!r}")
+        if not isinstance(value, str) or len(value) != 64 or not _HEX.match(value):
+            raise _fail(f"dataset.fingerprints.{split}", f"must be 64 lowercase hex digits, got {value!r}")
+
+
 def validate_record(record: Any) -> None:
     """Raise ValueError naming the first missing or malformed field of a result record."""
     if not isinstance(record, Mapping):
@@ -160,6 +175,8 @@ def validate_record(record: Any) -> None:
     _check_int(record, "checkpoint.pretrain_seed", optional=True)
     if "step" in record["checkpoint"]:
         _check_int(record, "checkpoint.step", optional=True)
+    if "pretrain_config_hash" in record["checkpoint"]:  # optional: older records lack it
+        _check_hex(record, "checkpoint.pretrain_config_hash", 16)
     _check_name(record, "protocol.name")
     _check_int(record, "protocol.version")
     _check_hex(record, "protocol.hash", 16)
@@ -168,6 +185,8 @@ def validate_record(record: Any) -> None:
     _check_str(record, "dataset.adapter")
     _check_int(record, "dataset.fold")
     _check_hex(record, "dataset.fingerprint", 64)
+    if "fingerprints" in record["dataset"]:  # per-split fingerprints; records written before them lack it
+        _check_split_fingerprints(record)
     _check_int(record, "seed")
     _check_metrics(record)
     _check_code_version(record)
@@ -281,15 +300,22 @@ class ResultStore:
         return code_version(repo)
 
     def write(self, record: Mapping[str, Any], force: bool = False) -> bool:
-        """Validate and store ``record`` atomically.
+        """Validate and store ``record`` atomically; safe with many concurrent writers.
 
         Returns True when written; False (and writes nothing) when a result with the same key
-        already exists and ``force`` is false. Raises ValueError for a malformed record.
+        already exists and ``force`` is false, also when another process or thread stores it at the
+        same time: of concurrent writers of one key exactly one gets True (an exclusive create,
+        see :func:`ssl_video.io_utils.atomic_path`). With ``force`` the file is replaced (the last
+        writer wins). Either way the file always holds one writer's complete record. Raises
+        ValueError for a malformed record.
         """
         path = self.path_for(record)
-        if path.exists() and not force:
+        if not force and path.exists():  # the common case, without writing a temporary file
             return False
-        atomic_write_json(path, record)
+        try:
+            atomic_write_json(path, record, exclusive=not force)
+        except FileExistsError:
+            return False
         return True
 
     def read(self, path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..io_utils import atomic_path
+
 # container suffix -> (video codec, audio codec, pixel format)
 CONTAINER_CODECS: dict[str, tuple[str, str, str]] = {
     ".mp4": ("libx264", "aac", "yuv420p"),
@@ -36,8 +38,9 @@ def write_video(
     """Encode ``frames`` (T, H, W, 3) uint8 RGB and optional mono ``audio`` (S,) float32 in [-1, 1].
 
     The codecs default to the usual ones for the suffix (see ``CONTAINER_CODECS``). H and W must be
-    even (yuv420p). The file is written to a temporary name and renamed, so a crash never leaves a
-    half-written video under the final name.
+    even (yuv420p). The file is written to a unique temporary name, fsynced and renamed (see
+    :func:`ssl_video.io_utils.atomic_path`), so a crash never leaves a half-written video under the
+    final name and concurrent writers of one path never mix their files.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -53,14 +56,13 @@ def write_video(
     video_codec = video_codec or default_v
     audio_codec = audio_codec or default_a
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{suffix}")
     # AVI stores no per-packet timestamps (a packet's time is its position), so the muxer's default of
     # shifting all streams to make the MP3 encoder's negative priming timestamps non-negative left a gap
     # in the video index that readers count as empty frames: 48 frames written, nb_frames 50. Keep the
     # timestamps as they are; the priming is then played at t=0, so the signal is shifted earlier by it.
     options = {"avoid_negative_ts": "disabled"} if suffix in _NO_PRIMING_SKIP else {}
-    with av.open(str(tmp), mode="w", options=options) as container:
+    # the temporary file keeps the suffix: the muxer picks the container from it
+    with atomic_path(path, suffix=suffix) as tmp, av.open(str(tmp), mode="w", options=options) as container:
         vstream = container.add_stream(video_codec, rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = w, h, pix_fmt
         if video_codec == "libx264":
@@ -88,7 +90,6 @@ def write_video(
             if suffix in _NO_PRIMING_SKIP:  # keeps A/V sync; the signal's first priming samples are lost
                 audio = audio[_encoder_priming(astream.codec_context.name, audio_rate) :]
             _encode_audio(container, astream, audio, audio_rate)
-    tmp.replace(path)
     return path
 
 
