@@ -471,6 +471,32 @@ def test_fingerprint_stable_and_sensitive(tmp_path, clips):
     assert dataset_fingerprint(load_dataset("ucf101", moved, "all")) != fp
 
 
+def test_fingerprint_sees_contents_not_only_sizes(tmp_path, clips):
+    """Two trees with equal file sizes and different bytes (a re-encode, a corrupted copy) differ."""
+    root = make_ucf(tmp_path / "a", clips)
+    fp = dataset_fingerprint(load_dataset("ucf101", root, "all"))
+    other = shutil.copytree(root, tmp_path / "b")
+    video = other / "UCF-101" / "YoYo" / "v_YoYo_g02_c01.mp4"
+    data = bytearray(video.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    video.write_bytes(bytes(data))
+    assert dataset_fingerprint(load_dataset("ucf101", other, "all")) != fp
+
+    # a file over 128 KiB: its first and last 64 KiB are read, the middle is not (the cost bound)
+    folder = tmp_path / "big"
+    big = folder / "big.mp4"
+    folder.mkdir()
+    payload = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    big.write_bytes(payload)
+    fp = dataset_fingerprint(load_dataset("unlabeled", folder))
+    edges = ((10, True), (65_535, True), (65_536, False), (150_000, False), (300_000 - 65_536, True))
+    for where, seen in edges:
+        changed = bytearray(payload)
+        changed[where] ^= 0xFF
+        big.write_bytes(bytes(changed))
+        assert (dataset_fingerprint(load_dataset("unlabeled", folder)) != fp) == seen, where
+
+
 # --------------------------------------------------------------------------- integrity check
 
 
@@ -523,12 +549,13 @@ def test_check_dataset_classifies_problems(tmp_path, backend):
     assert not report.bad_paths() & {str(p) for p in good}
     text = report.format()
     assert "truncated/corrupt: 1" in text and str(folder / "random.mp4") in text
+    assert "the header declares 48 frames (header frame count)" in text  # beside the decoding error
     assert len(ds.exclude(report.bad_paths())) == 3
 
-    quick = check_dataset(
-        ds, backend=backend, min_frames=8, decode=False, workers=2
-    )  # no decode: truncation goes unseen
-    assert quick.ok == 4 and "truncated/corrupt" not in quick.counts()
+    # no decode: the cut is seen as the reader's short frame count against the header's 48
+    quick = check_dataset(ds, backend=backend, min_frames=8, decode=False, workers=2)
+    assert quick.ok == 3 and quick.counts()["truncated/corrupt"] == 1, quick.format()
+    assert "declared 48 frames (header frame count), the " in quick.format()
 
 
 # --------------------------------------------------------------------------- leakage

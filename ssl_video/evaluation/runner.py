@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..datasets import VideoDataset, dataset_fingerprint, load_dataset
+from ..datasets.fingerprint import file_digests
 from .cache import FeatureCache, extract_features, state_dict_hash
 from .knn import knn_metrics
 from .linear import linear_metrics
@@ -53,9 +54,9 @@ def evaluate(
     seed: the seed of training and drawing (linear, finetune, lowshot; retrieval and kNN are
     deterministic). Protocols that train on clips never use the cache.
     Returns {"metrics", "n_train", "n_test", "failed" (paths, train then test), "failed_train",
-    "failed_test", "dataset_fingerprint" (train + test combined), "dataset" (name, fold, per-split
-    fingerprints), "protocol" (name, version, hash, settings), "checkpoint_hash", "seed",
-    "details" (training statistics of clip protocols), "seconds"}.
+    "failed_test", "dataset_fingerprint" (train + test combined), "dataset" (name, fold,
+    "fingerprints": {"train": ..., "test": ...}, each split's own), "protocol" (name, version, hash,
+    settings), "checkpoint_hash", "seed", "details" (training statistics of clip protocols), "seconds"}.
     """
     start = time.time()
     options = options or {}
@@ -64,7 +65,8 @@ def evaluate(
     combined = VideoDataset(
         dataset, train.root, "all", fold, list(train.classes), train.records + test.records
     )
-    fingerprint = dataset_fingerprint(combined)
+    digests = file_digests(combined.records)  # each file read once for the three fingerprints
+    fingerprint = dataset_fingerprint(combined, digests)
     unlabeled = [r.path for r in combined.records if r.label is None]
     if unlabeled:
         raise ValueError(f"{dataset}: {len(unlabeled)} video(s) have no label (e.g. {unlabeled[0]})")
@@ -98,8 +100,7 @@ def evaluate(
         "dataset": {
             "name": dataset,
             "fold": fold,
-            "fingerprint_train": dataset_fingerprint(train),
-            "fingerprint_test": dataset_fingerprint(test),
+            "fingerprints": {s: dataset_fingerprint(sets[s], digests) for s in ("train", "test")},
         },
         "protocol": protocol_identity(protocol),
         "checkpoint_hash": checkpoint_hash,

@@ -7,5 +7,16 @@
 
 from . import decord_backend, pyav_backend, torchcodec_backend  # noqa: F401  (register the backends)
 from .base import BACKENDS, VideoDecodeError, VideoMeta, VideoReader, open_video, read_metadata
+from .declared import DeclaredLength, declared_length, packet_span
 
-__all__ = ["BACKENDS", "VideoDecodeError", "VideoMeta", "VideoReader", "open_video", "read_metadata"]
+__all__ = [
+    "BACKENDS",
+    "DeclaredLength",
+    "VideoDecodeError",
+    "VideoMeta",
+    "VideoReader",
+    "declared_length",
+    "open_video",
+    "packet_span",
+    "read_metadata",
+]
