@@ -52,7 +52,7 @@ def folder(root: Path, split: str, fold: int) -> VideoDataset:
         record_split = part or (split if split != "all" else "train")
         for name, videos in per_split[part].items():
             records += [VideoRecord(str(p), rel_posix(p, root), index[name], record_split) for p in videos]
-    return VideoDataset("folder", str(root), split, None, classes, records, [])
+    return VideoDataset("folder", str(root), split, None, classes, records, [], str(root), [str(root)])
 
 
 @register_dataset("unlabeled", splits=("train", "unlabeled", "all"))
@@ -61,4 +61,4 @@ def unlabeled(root: Path, split: str, fold: int) -> VideoDataset:
     records = [VideoRecord(str(p), rel_posix(p, root), None, "unlabeled") for p in scan_videos(root)]
     if not records:
         raise _no_videos(root)
-    return VideoDataset("unlabeled", str(root), split, None, [], records, [])
+    return VideoDataset("unlabeled", str(root), split, None, [], records, [], str(root), [str(root)])

@@ -3,7 +3,10 @@
 Official CSVs ``train.csv``, ``validate.csv`` (split "val") and ``test.csv`` with columns
 ``label,youtube_id,time_start,time_end,split`` (extra columns ignored; test may lack ``label``).
 Videos are ``<split_dir>/<label>/<youtube_id>_<time_start:06d>_<time_end:06d>.<ext>`` or the same
-name directly in ``<split_dir>``, with split dirs ``train``, ``val`` (or ``validate``) and ``test``.
+name directly in ``<split_dir>``, with split dirs ``train``, ``val`` (or ``validate``) and ``test`` in
+the video folder: the one of ``video_dirs(variant)`` (under root: the CVDF download folder ``k400`` /
+``k600`` / ``k700`` / ``k700-2020``, ``kinetics400`` ..., ``videos``, root) holding the most listed
+videos, the first on a tie (see ``locate``).
 YouTube takedowns make every copy incomplete, so listed videos not on disk go to ``missing``.
 Classes are the sorted unique labels of ``train.csv``.
 """
@@ -14,12 +17,20 @@ import csv
 from pathlib import Path
 
 from .annotations import find_file, first_dir, scan_videos
+from .locate import missing_hint, option_path, search_video_dir
 from .record import DatasetError, VideoDataset, VideoRecord
 from .registry import register_dataset
 
 CSV_NAMES = {"train": ["train.csv"], "val": ["validate.csv", "val.csv"], "test": ["test.csv"]}
 SPLIT_DIRS = {"train": ["train"], "val": ["val", "validate"], "test": ["test"]}
 _REQUIRED = ("youtube_id", "time_start", "time_end")
+
+
+def video_dirs(variant: int) -> tuple[str, ...]:
+    """Folders (under root) tried for the split folders when no video_dir is given, in tie-break order:
+    the CVDF download script's folder, the dataset's name, the common "videos", the root itself."""
+    cvdf = (f"k{variant}", "k700-2020") if variant == 700 else (f"k{variant}",)
+    return (*cvdf, f"kinetics{variant}", "videos", "")
 
 
 def read_kinetics_csv(path: Path, require_label: bool) -> list[dict]:
@@ -79,54 +90,75 @@ def load_kinetics(
     annotation_dir: str | None = None,
     csv_path: str | None = None,
     video_dir: str | None = None,
+    candidates: tuple[str, ...] = ("",),
 ) -> VideoDataset:
-    """Load one split (or "all") of a Kinetics variant; see the module docstring for the layout."""
+    """Load one split (or "all") of a Kinetics variant; see the module docstring for the layout.
+
+    Path options relative to root are read there (``locate.option_path``); ``candidates`` are the
+    video folders tried when ``video_dir`` is None.
+    """
     if csv_path is not None and split == "all":
         raise DatasetError("option csv= names the CSV of one split; it cannot be used with split='all'")
-    ann_dirs = [Path(annotation_dir)] if annotation_dir else [root, root / "annotations"]
-    if csv_path is not None:
-        ann_dirs = ann_dirs + [Path(csv_path).parent]
-    base = Path(video_dir) if video_dir else root
-    if csv_path is not None and split == "train":
-        train_csv = Path(csv_path)
+    ann_dirs = [option_path(root, annotation_dir)] if annotation_dir else [root, root / "annotations"]
+    csv_option = option_path(root, csv_path) if csv_path is not None else None
+    if csv_option is not None:
+        ann_dirs = ann_dirs + [csv_option.parent]
+    if csv_option is not None and split == "train":
+        train_csv = csv_option
     else:
         train_csv = find_file(CSV_NAMES["train"], ann_dirs, f"{name} train.csv (needed for the class list)")
     classes = sorted({row["label"] for row in read_kinetics_csv(train_csv, require_label=True)})
     index = {c: i for i, c in enumerate(classes)}
-    records: list[VideoRecord] = []
-    missing: list[str] = []
-    for part in ("train", "val", "test") if split == "all" else (split,):
-        if csv_path is not None:
-            csv_file = Path(csv_path)
+    parts = ("train", "val", "test") if split == "all" else (split,)
+    listed: list[tuple[str, dict, str]] = []  # (split, CSV row, file stem)
+    for part in parts:
+        if csv_option is not None:
+            csv_file = csv_option
             if not csv_file.is_file():
                 raise DatasetError(f"{name} {part} CSV not found: {csv_file}")
         else:
             csv_file = find_file(CSV_NAMES[part], ann_dirs, f"{name} {part} CSV")
-        split_dir = first_dir([base / d for d in SPLIT_DIRS[part]], base / SPLIT_DIRS[part][0])
-        on_disk = _index_split_dir(split_dir)
-        split_name = split_dir.name
         for row in read_kinetics_csv(csv_file, require_label=part != "test"):
             label = row["label"]
             if label is not None and label not in index:
                 raise DatasetError(
                     f"label {label!r} is not a class of {train_csv}", str(csv_file), row["line"]
                 )
-            stem = f"{row['youtube_id']}_{row['time_start']:06d}_{row['time_end']:06d}"
-            rel = on_disk.get(stem) or on_disk.get(row["youtube_id"])
-            if rel is None:
-                missing.append(f"{split_name}/{label}/{stem}.mp4" if label else f"{split_name}/{stem}.mp4")
-                continue
-            meta = {k: row[k] for k in ("youtube_id", "time_start", "time_end")}
-            records.append(
-                VideoRecord(
-                    str(split_dir / rel),
-                    f"{split_name}/{rel}",
-                    index[label] if label is not None else None,
-                    part,
-                    meta=meta,
-                )
-            )
-    return VideoDataset(name, str(root), split, None, classes, records, missing)
+            listed.append((part, row, f"{row['youtube_id']}_{row['time_start']:06d}_{row['time_end']:06d}"))
+
+    def split_dirs(base: Path) -> dict[str, Path]:
+        return {p: first_dir([base / d for d in SPLIT_DIRS[p]], base / SPLIT_DIRS[p][0]) for p in parts}
+
+    def locate(base: Path) -> list[str | None]:
+        """'<split_dir name>/<path under it>' of each listed video under ``base``, or None."""
+        dirs = split_dirs(base)
+        on_disk = {p: _index_split_dir(d) for p, d in dirs.items()}
+        out: list[str | None] = []
+        for part, row, stem in listed:
+            rel = on_disk[part].get(stem) or on_disk[part].get(row["youtube_id"])
+            out.append(f"{dirs[part].name}/{rel}" if rel is not None else None)
+        return out
+
+    search = search_video_dir(root, video_dir, candidates, locate)
+    dirs = split_dirs(search.base)
+    records: list[VideoRecord] = []
+    missing: list[str] = []
+    for (part, row, stem), found in zip(listed, search.located, strict=True):
+        label = row["label"]
+        if found is None:
+            split_name = dirs[part].name
+            missing.append(f"{split_name}/{label}/{stem}.mp4" if label else f"{split_name}/{stem}.mp4")
+            continue
+        meta = {k: row[k] for k in ("youtube_id", "time_start", "time_end")}
+        label_index = index[label] if label is not None else None
+        records.append(VideoRecord(str(search.base / found), found, label_index, part, meta=meta))
+    split_names = {d for p in parts for d in SPLIT_DIRS[p]}
+    kind = "split folders (" + ", ".join(f"{d}/" for p in parts for d in SPLIT_DIRS[p]) + ")"
+    hint = missing_hint(name, root, search, locate, kind, folder_names=split_names)
+    return VideoDataset(
+        name, str(root), split, None, classes, records, missing,
+        str(search.base), [str(p) for p in search.tried], hint,
+    )  # fmt: skip
 
 
 def _register(variant: int) -> None:
@@ -141,10 +173,16 @@ def _register(variant: int) -> None:
         csv: str | None = None,
         video_dir: str | None = None,
     ) -> VideoDataset:
-        return load_kinetics(name, root, split, annotation_dir, csv, video_dir)
+        return load_kinetics(name, root, split, annotation_dir, csv, video_dir, video_dirs(variant))
 
     factory.__name__ = factory.__qualname__ = name
-    factory.__doc__ = f"Kinetics-{variant}; options: annotation_dir, csv (one split's CSV), video_dir."
+    folders = ", ".join(f"root/{d}" if d else "root" for d in video_dirs(variant))
+    factory.__doc__ = (
+        f"Kinetics-{variant}. Options: ``annotation_dir`` (folder with the CSVs; default root, then "
+        f"root/annotations), ``csv`` (the CSV of the one requested split), ``video_dir`` (folder holding "
+        f"train/, val/, test/; default: the one of {folders} holding the most listed videos). A relative "
+        "path is read under root (``locate.option_path``)."
+    )
 
 
 for _variant in (400, 600, 700):

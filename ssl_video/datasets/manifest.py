@@ -4,8 +4,9 @@ Header ``path,label[,split][,group]`` plus any extra columns (kept in ``record.m
 relative to the CSV's folder or absolute; ``label`` is empty (unknown), a class name, or an integer
 index. Without a ``classes`` option the class list is the sorted unique names of the whole manifest
 (all splits), or ``0..max`` when every label is an integer. ``classes`` (a text file with one name a
-line, relative to root, or a list of names) fixes the list and its order. Without a ``split`` column
-every row is in the requested split ("train" when "all" is requested).
+line, or a list of names) fixes the list and its order. The options ``manifest`` and ``classes`` are
+read under root when relative (``locate.option_path``). Without a ``split`` column every row is in the
+requested split ("train" when "all" is requested).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .annotations import resolve_video
+from .locate import VideoSearch, missing_hint, option_path, resolve_videos
 from .record import SPLITS, DatasetError, VideoDataset, VideoRecord
 from .registry import register_dataset
 
@@ -26,8 +28,7 @@ _KNOWN_COLUMNS = ("path", "label", "split", "group")
 def _read_class_list(classes: str | Sequence[str], root: Path) -> list[str]:
     if not isinstance(classes, str):
         return [str(c) for c in classes]
-    path = Path(classes).expanduser()
-    path = path if path.is_absolute() else root / path
+    path = option_path(root, classes)
     if not path.is_file():
         raise DatasetError(f"class list file not found: {path}")
     names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
@@ -83,15 +84,20 @@ def _label_mapper(rows, path: Path, classes: list[str] | None):
 def csv_manifest(
     root: Path, split: str, fold: int, manifest: str | None = None, classes: str | Sequence[str] | None = None
 ) -> VideoDataset:
-    """Load the videos listed in ``manifest`` (default root/manifest.csv; relative paths are under root)."""
-    path = Path(manifest).expanduser() if manifest else Path("manifest.csv")
-    path = path if path.is_absolute() else root / path
+    """Load the videos listed in ``manifest`` (default root/manifest.csv).
+
+    ``manifest`` and ``classes`` (when a file name) are read under root when relative
+    (``locate.option_path``); the paths in the manifest are relative to its folder.
+    """
+    path = option_path(root, manifest) if manifest else root / "manifest.csv"
     if not path.is_file():
         raise DatasetError(f"CSV manifest not found: {path}")
     header, rows = _read_rows(path)
     class_list, to_label = _label_mapper(rows, path, _read_class_list(classes, root) if classes else None)
     base = path.parent
     records, missing = [], []
+    located: list[str | None] = []  # per row in the split: rel path found, or None (for the hint)
+    relative: list[str] = []  # the relative paths listed in the split (for the hint)
     for line, row in rows:
         if "split" in header:
             part = row["split"]
@@ -110,6 +116,9 @@ def csv_manifest(
         else:
             folder, rel = base, posixpath.normpath(listed.replace("\\", "/"))
         found = resolve_video([folder], rel)
+        if not os.path.isabs(listed):
+            relative.append(rel)
+        located.append(found[1] if found is not None else None)
         if found is None:
             missing.append(row["path"])
             continue
@@ -117,4 +126,15 @@ def csv_manifest(
         rel_path = full.relative_to(base).as_posix() if full.is_relative_to(base) else full.as_posix()
         meta = {k: v for k, v in row.items() if k not in _KNOWN_COLUMNS}
         records.append(VideoRecord(str(full), rel_path, label, part, row.get("group") or None, meta))
-    return VideoDataset("csv", str(root), split, None, class_list, records, missing)
+    search = VideoSearch(base, [base], located)
+    hint = missing_hint(
+        "csv", root, search, lambda folder: resolve_videos(folder, relative),
+        "folders or files named like the listed paths",
+        folder_names={r.split("/")[0] for r in relative if "/" in r},
+        file_stems={os.path.splitext(r)[0] for r in relative if "/" not in r},
+        option=None,
+        advice=f"paths in a manifest are relative to its folder ({base})",
+    )  # fmt: skip
+    return VideoDataset(
+        "csv", str(root), split, None, class_list, records, missing, str(base), [str(base)], hint
+    )

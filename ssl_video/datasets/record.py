@@ -2,11 +2,13 @@
 
 A record says where a video is and what is known about it (label, split, UCF101 group); it never
 holds pixels. Adapters fill ``VideoDataset.missing`` with the videos their annotation files list but
-that are not on disk, so a partially downloaded dataset still loads and the gap is reported.
+that are not on disk, so a partially downloaded dataset still loads and the gap is reported; when
+most are missing, ``VideoDataset.hint`` says where the adapter looked and where the videos seem to be.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -49,7 +51,14 @@ class VideoRecord:
 
 @dataclass
 class VideoDataset:
-    """The records of one split (or ``"all"``) of one dataset, plus its class list."""
+    """The records of one split (or ``"all"``) of one dataset, plus its class list.
+
+    ``missing``: listed videos not on disk (paths as listed). ``video_dir``: the folder the records'
+    ``rel_path`` is relative to, None when the adapter has none. ``searched``: the folders it tried for
+    the videos, in order. ``hint``: set when more than half of the listed videos are missing; says
+    where it looked and where the videos seem to be (``load_dataset`` logs it, or raises it when no
+    listed video was found).
+    """
 
     name: str
     root: str
@@ -58,6 +67,9 @@ class VideoDataset:
     classes: list[str]
     records: list[VideoRecord]
     missing: list[str] = field(default_factory=list)
+    video_dir: str | None = None
+    searched: list[str] = field(default_factory=list)
+    hint: str | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -76,12 +88,18 @@ class VideoDataset:
         """A copy without the records whose ``path`` is in ``paths`` (e.g. ``CheckReport.bad_paths()``)."""
         drop = set(paths)
         kept = [r for r in self.records if r.path not in drop]
-        return VideoDataset(
-            self.name, self.root, self.split, self.fold, list(self.classes), kept, list(self.missing)
+        return dataclasses.replace(
+            self,
+            classes=list(self.classes),
+            records=kept,
+            missing=list(self.missing),
+            searched=list(self.searched),
         )
 
     def summary(self) -> dict[str, Any]:
-        """Counts for logs and dataset cards: videos per split and per class, unlabeled, missing."""
+        """Counts for logs and dataset cards: videos per split and per class, unlabeled, missing; where
+        the videos were looked for (``video_dir``, ``searched``) and the ``hint`` (None unless most
+        listed videos are missing)."""
         per_class = Counter(self.classes[r.label] for r in self.records if r.label is not None)
         return {
             "name": self.name,
@@ -95,4 +113,7 @@ class VideoDataset:
             "unlabeled": sum(r.label is None for r in self.records),
             "groups": len({r.group for r in self.records if r.group is not None}),
             "missing": len(self.missing),
+            "video_dir": self.video_dir,
+            "searched": list(self.searched),
+            "hint": self.hint,
         }

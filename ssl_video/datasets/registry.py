@@ -4,12 +4,14 @@ An adapter is a factory ``fn(root: Path, split: str, fold: int, **options) -> Vi
 keyword options are read from its signature, so ``load_dataset`` can reject unknown options with the
 list of valid ones. Third-party packages register adapters through the entry-point group
 ``ssl_video.datasets`` (``name = "package.module:factory"``); the factory may or may not already be
-decorated with ``register_dataset``.
+decorated with ``register_dataset``. Path-valued options are the adapter's to read: the built-in ones
+read a relative path under the root with ``locate.option_path`` (see ``ssl_video.datasets.locate``).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -17,7 +19,10 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .locate import mostly_missing
 from .record import DatasetError, VideoDataset
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ssl_video.datasets"
 DEFAULT_SPLITS = ("train", "val", "test", "all")
@@ -87,7 +92,10 @@ def load_dataset(name: str, root: str | Path, split: str = "train", fold: int = 
     """Load the records of ``split`` (``"all"``: every split of the fold) of dataset ``name`` under ``root``.
 
     Raises DatasetError for an unknown name, split, fold or option (listing the valid ones), a root
-    that does not exist, and malformed annotation files (naming file and line).
+    that does not exist, malformed annotation files (naming file and line), and annotation files none
+    of whose listed videos is on disk (with the adapter's ``hint``: where it looked, where the videos
+    seem to be). When more than half of the listed videos are missing the hint is logged as a warning
+    and the dataset loads (``missing`` lists them).
     """
     _load_entry_points()
     if name not in _ADAPTERS:
@@ -109,4 +117,12 @@ def load_dataset(name: str, root: str | Path, split: str = "train", fold: int = 
     root_path = Path(os.path.abspath(Path(root).expanduser()))
     if not root_path.is_dir():
         raise DatasetError(f"dataset root {str(root_path)!r} is not a directory")
-    return adapter.factory(root_path, split, fold, **options)
+    ds = adapter.factory(root_path, split, fold, **options)
+    total = len(ds.records) + len(ds.missing)
+    if ds.hint is None and total and mostly_missing(len(ds.records), total):  # an adapter without hints
+        ds.hint = f"{name}: {len(ds.records)} of {total} listed videos found under {root_path}"
+    if ds.missing and not ds.records:
+        raise DatasetError(ds.hint)
+    if ds.hint:
+        log.warning("%s", ds.hint)
+    return ds

@@ -4,15 +4,18 @@
 ({"Holding something next to something": "25", ...}); ``train.json``, ``validation.json`` (split
 "val") and ``test.json`` are lists of {"id", "label", "template", "placeholders"} (test: id only).
 The official ``something-something-v2-*.json`` names are accepted too. The label of a video is its
-``template`` with "[" and "]" removed, looked up in labels.json. Videos are ``<video_dir>/<id>.webm``
-with video_dir ``20bn-something-something-v2``, ``videos`` or root itself.
+``template`` with "[" and "]" removed, looked up in labels.json. Videos are ``<video_dir>/<id>.webm``,
+video_dir being the one of ``VIDEO_DIRS`` (under root: ``20bn-something-something-v2``, ``videos``,
+root itself) holding the most listed videos, the first on a tie (see ``locate``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .annotations import find_file, first_dir, json_key_line, load_json, load_json_list, resolve_video
+from .annotations import find_file, json_key_line, load_json, load_json_list
+from .locate import missing_hint, option_path, resolve_videos, search_video_dir
 from .record import DatasetError, VideoDataset, VideoRecord
 from .registry import register_dataset
 
@@ -22,7 +25,7 @@ JSON_NAMES = {
     "val": ["validation.json", "something-something-v2-validation.json"],
     "test": ["test.json", "something-something-v2-test.json"],
 }
-VIDEO_DIRS = ("20bn-something-something-v2", "videos")
+VIDEO_DIRS = ("20bn-something-something-v2", "videos", "")  # tie-break order; "" = root
 
 
 def template_to_class(template: str) -> str:
@@ -66,14 +69,22 @@ def read_labels(path: Path) -> list[str]:
 def ssv2(
     root: Path, split: str, fold: int, annotation_dir: str | None = None, video_dir: str | None = None
 ) -> VideoDataset:
-    """Load Something-Something v2; ``annotation_dir``/``video_dir`` override where files are looked for."""
-    ann_dirs = [Path(annotation_dir)] if annotation_dir else [root, root / "labels", root / "annotations"]
+    """Load Something-Something v2.
+
+    ``annotation_dir``: folder holding the JSON files (default: root, root/labels, root/annotations).
+    ``video_dir``: folder holding the ``<id>.webm`` files (default: the one of
+    root/20bn-something-something-v2, root/videos, root holding the most listed videos). A relative
+    path is read under root (``locate.option_path``).
+    """
+    ann_dirs = (
+        [option_path(root, annotation_dir)]
+        if annotation_dir
+        else [root, root / "labels", root / "annotations"]
+    )
     labels_file = find_file(JSON_NAMES["labels"], ann_dirs, "SSv2 labels.json")
     classes = read_labels(labels_file)
     index = {c: i for i, c in enumerate(classes)}
-    base = Path(video_dir) if video_dir else first_dir([root / d for d in VIDEO_DIRS], root)
-    records: list[VideoRecord] = []
-    missing: list[str] = []
+    listed: list[tuple[str, int | None, str, dict]] = []  # (file name, label, split, meta)
     for part in ("train", "val", "test") if split == "all" else (split,):
         path = find_file(JSON_NAMES[part], [labels_file.parent] + ann_dirs, f"SSv2 {part} annotations")
         for line, entry in load_json_list(path):
@@ -91,12 +102,28 @@ def ssv2(
                         f"video {video_id}: template {name!r} not in {labels_file}", str(path), line
                     )
                 label = index[name]
-            found = resolve_video([base], f"{video_id}.webm")
-            if found is None:
-                missing.append(f"{video_id}.webm")
-                continue
-            meta = {"id": video_id}
+            meta: dict = {"id": video_id}
             if template is not None:
                 meta.update(template=str(template), placeholders=tuple(entry.get("placeholders") or ()))
-            records.append(VideoRecord(str(base / found[1]), found[1], label, part, meta=meta))
-    return VideoDataset("ssv2", str(root), split, None, classes, records, missing)
+            listed.append((f"{video_id}.webm", label, part, meta))
+    rels = [rel for rel, *_ in listed]
+
+    def locate(base: Path) -> list[str | None]:
+        return resolve_videos(base, rels)
+
+    search = search_video_dir(root, video_dir, VIDEO_DIRS, locate)
+    records: list[VideoRecord] = []
+    missing: list[str] = []
+    for (rel, label, part, meta), found in zip(listed, search.located, strict=True):
+        if found is None:
+            missing.append(rel)
+        else:
+            records.append(VideoRecord(os.path.join(search.base, found), found, label, part, meta=meta))
+    stems = [rel[: -len(".webm")] for rel in rels]
+    hint = missing_hint(
+        "ssv2", root, search, locate, "video files named like the listed ones", file_stems=stems
+    )
+    return VideoDataset(
+        "ssv2", str(root), split, None, classes, records, missing,
+        str(search.base), [str(p) for p in search.tried], hint,
+    )  # fmt: skip

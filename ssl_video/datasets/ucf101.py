@@ -3,20 +3,27 @@
 Annotation files (``ucfTrainTestlist/`` of the official release, in root or root/ucfTrainTestlist):
 ``classInd.txt`` ("1 ApplyEyeMakeup", 1-based), ``trainlist0{k}.txt`` ("Class/v_Class_g08_c01.avi 1")
 and ``testlist0{k}.txt`` ("Class/v_Class_g01_c01.avi"; the label comes from the class folder).
-Videos at root/Class/name or root/UCF-101/Class/name. ``group`` is the ``gXX`` part of the name:
-videos of one group share actor and background, and the official splits keep a group on one side.
+Videos at <video_dir>/Class/name, video_dir being the one of ``VIDEO_DIRS`` (under root: UCF-101/,
+UCF101/, videos/, root) holding the most listed videos, the first on a tie (see ``locate``). ``group``
+is the ``gXX`` part of the name: videos of one group share actor and background, and the official
+splits keep a group on one side.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from .annotations import find_file, first_dir, parse_int, read_split_file, resolve_video
+from .annotations import find_file, parse_int, read_split_file
+from .locate import missing_hint, option_path, resolve_videos, search_video_dir
 from .record import DatasetError, VideoDataset, VideoRecord
 from .registry import register_dataset
 
 _GROUP = re.compile(r"_(g\d+)_c\d+", re.IGNORECASE)
+# Folders (under root) tried for the class folders when no video_dir is given, in tie-break order:
+# the archive's folder, its name without the dash, the common "videos", the root itself.
+VIDEO_DIRS = ("UCF-101", "UCF101", "videos", "")
 
 
 def read_class_index(path: Path) -> list[str]:
@@ -74,22 +81,38 @@ def _read_list(path: Path, classes: list[str], class_file: Path) -> list[tuple[i
 def ucf101(
     root: Path, split: str, fold: int, annotation_dir: str | None = None, video_dir: str | None = None
 ) -> VideoDataset:
-    """Load UCF101 fold ``fold``; ``annotation_dir``/``video_dir`` override where files are looked for."""
-    ann_dirs = [Path(annotation_dir)] if annotation_dir else [root, root / "ucfTrainTestlist"]
+    """Load UCF101 fold ``fold``.
+
+    ``annotation_dir``: folder holding classInd.txt and the lists (default: root, then
+    root/ucfTrainTestlist). ``video_dir``: folder holding the class folders (default: the one of
+    root/UCF-101, root/UCF101, root/videos, root holding the most listed videos). A relative path is
+    read under root (``locate.option_path``).
+    """
+    ann_dirs = [option_path(root, annotation_dir)] if annotation_dir else [root, root / "ucfTrainTestlist"]
     class_file = find_file(["classInd.txt"], ann_dirs, "UCF101 class index classInd.txt")
     classes = read_class_index(class_file)
-    base = Path(video_dir) if video_dir else first_dir([root / "UCF-101"], root)
     list_dirs = [class_file.parent] + [d for d in ann_dirs if d != class_file.parent]
-    records: list[VideoRecord] = []
-    missing: list[str] = []
+    listed: list[tuple[str, int, str]] = []  # (rel path as listed, label, split)
     for part in ("train", "test") if split == "all" else (split,):
         list_file = find_file([f"{part}list0{fold}.txt"], list_dirs, f"UCF101 {part} list")
-        for _, rel, label in _read_list(list_file, classes, class_file):
-            found = resolve_video([base], rel)
-            if found is None:
-                missing.append(rel)
-                continue
-            match = _GROUP.search(rel)
-            group = match.group(1).lower() if match else None
-            records.append(VideoRecord(str(base / found[1]), found[1], label, part, group))
-    return VideoDataset("ucf101", str(root), split, fold, classes, records, missing)
+        listed += [(rel, label, part) for _, rel, label in _read_list(list_file, classes, class_file)]
+    rels = [rel for rel, _, _ in listed]
+
+    def locate(base: Path) -> list[str | None]:
+        return resolve_videos(base, rels)
+
+    search = search_video_dir(root, video_dir, VIDEO_DIRS, locate)
+    records: list[VideoRecord] = []
+    missing: list[str] = []
+    for (rel, label, part), found in zip(listed, search.located, strict=True):
+        if found is None:
+            missing.append(rel)
+            continue
+        match = _GROUP.search(rel)
+        group = match.group(1).lower() if match else None
+        records.append(VideoRecord(os.path.join(search.base, found), found, label, part, group))
+    hint = missing_hint("ucf101", root, search, locate, "class folders", folder_names=classes)
+    return VideoDataset(
+        "ucf101", str(root), split, fold, classes, records, missing,
+        str(search.base), [str(p) for p in search.tried], hint,
+    )  # fmt: skip
