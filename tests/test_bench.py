@@ -88,9 +88,9 @@ def test_matrix_refuses_what_would_corrupt_runs_or_tables(tmp_path):
     bad["pretext"][0]["overrides"].append("train.out_dir=/tmp/elsewhere")
     with pytest.raises(ConfigError, match=r"pretext\[0\]\.overrides: 'train.out_dir' is set by the matrix"):
         matrix_from_dict(bad)
-    bad = copy.deepcopy(base)  # two variants of one task would be averaged into one table row
+    bad = copy.deepcopy(base)  # two variants of one task: one setting per task in a matrix
     bad["pretext"].append({"recipe": "vcop", "label": "vcop2", "overrides": base["pretext"][0]["overrides"]})
-    with pytest.raises(ConfigError, match="two entries have the task 'vcop'; tables group rows"):
+    with pytest.raises(ConfigError, match="two entries have the task 'vcop'; one setting per task"):
         expand(matrix_from_dict(bad))
     bad = copy.deepcopy(base)
     bad["protocols"][0]["overrides"] = ["clip_lenn=4"]

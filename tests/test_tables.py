@@ -11,7 +11,7 @@ import pytest
 from test_results_store import make_record
 
 from ssl_video.results.store import ResultStore
-from ssl_video.results.tables import Column, build_table, default_columns, render_tables, to_latex
+from ssl_video.results.tables import Column, Row, build_table, default_columns, render_tables, to_latex
 
 VCOP = {0: 6.9, 1: 8.1, 2: 7.4}
 RANDOM = {0: 3.0, 1: 3.5}
@@ -59,26 +59,27 @@ def test_default_columns_per_protocol_kind():
 def test_rows_sorted_with_baselines_last():
     table = build_table(sample_records())
     assert table.rows == [
-        ("aot", "r3d_tiny"),
-        ("vcop", "r3d_tiny"),
-        ("random_init", "r3d_tiny"),
-        ("supervised", "r3d_tiny"),
+        Row("aot", "r3d_tiny"),
+        Row("vcop", "r3d_tiny"),
+        Row("random_init", "r3d_tiny"),
+        Row("supervised", "r3d_tiny"),
     ]
+    assert [row.label for row in table.rows] == ["aot", "vcop", "random_init", "supervised"]
 
 
 def test_mean_std_match_numpy_sample_std():
     table = build_table(sample_records())
     r1 = Column("retrieval_vcop", 1, "R@1")
-    cell = table.cell(("vcop", "r3d_tiny"), r1)
+    cell = table.cell(Row("vcop", "r3d_tiny"), r1)
     values = np.array(list(VCOP.values()))
     assert cell.n == 3
     assert cell.mean == pytest.approx(values.mean())
     assert cell.std == pytest.approx(values.std(ddof=1))
-    assert table.text(("vcop", "r3d_tiny"), r1) == f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
-    single = table.cell(("supervised", "r3d_tiny"), r1)
+    assert table.text(Row("vcop", "r3d_tiny"), r1) == f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+    single = table.cell(Row("supervised", "r3d_tiny"), r1)
     assert single.std is None and single.n == 1
-    assert table.text(("supervised", "r3d_tiny"), r1) == "20.0 (n=1)"
-    assert table.cell(("aot", "r3d_tiny"), Column("knn", 1, "top1")) is None
+    assert table.text(Row("supervised", "r3d_tiny"), r1) == "20.0 (n=1)"
+    assert table.cell(Row("aot", "r3d_tiny"), Column("knn", 1, "top1")) is None
 
 
 def test_statistics_do_not_depend_on_record_order():
@@ -99,7 +100,7 @@ def test_bold_marks_best_and_ties(tmp_path, store):
     tie = [make_record("a", metrics={"R@1": 5.01}), make_record("b", metrics={"R@1": 4.99})]
     table = build_table(tie)
     col = Column("retrieval_vcop", 1, "R@1")
-    assert table.is_best(("a", "r3d_tiny"), col) and table.is_best(("b", "r3d_tiny"), col)
+    assert table.is_best(Row("a", "r3d_tiny"), col) and table.is_best(Row("b", "r3d_tiny"), col)
 
 
 def test_footer_names_protocols_hashes_fingerprint_and_code(tmp_path, store):
@@ -131,6 +132,8 @@ def test_csv_is_machine_readable(tmp_path, store):
     assert float(vcop["retrieval_vcop@v1 R@1 mean"]) == pytest.approx(values.mean())
     assert float(vcop["retrieval_vcop@v1 R@1 std"]) == pytest.approx(values.std(ddof=1))
     assert vcop["retrieval_vcop@v1 R@1 n"] == "3"
+    assert (vcop["retrieval_vcop@v1 R@1 seeds"], vcop["retrieval_vcop@v1 R@1 folds"]) == ("3", "1")
+    assert vcop["pretrain_config_hash"] == "" and vcop["step"] == ""  # older records: neither recorded
     assert rows[3]["retrieval_vcop@v1 R@1 std"] == "" and rows[3]["retrieval_vcop@v1 R@1 n"] == "1"
     assert rows[0]["knn@v1 top1 mean"] == "" and rows[0]["knn@v1 top1 n"] == "0"
 
@@ -176,7 +179,7 @@ def test_recall_curve_points():
 
     curves = recall_curves(sample_records())
     assert list(curves) == [("retrieval_vcop", 1)]
-    vcop = curves[("retrieval_vcop", 1)][("vcop", "r3d_tiny")]
+    vcop = curves[("retrieval_vcop", 1)][Row("vcop", "r3d_tiny")]
     assert [k for k, _, _ in vcop] == [1, 5, 10, 20, 50]
     values = np.array(list(VCOP.values())) * 3
     assert vcop[1][1] == pytest.approx(values.mean()) and vcop[1][2] == pytest.approx(values.std(ddof=1))
@@ -185,9 +188,9 @@ def test_recall_curve_points():
 def test_refuses_mixed_datasets_hash_drift_and_empty(tmp_path):
     with pytest.raises(ValueError, match="no result records"):
         build_table([])
-    # official folds of one dataset are pooled (a protocol averaging splits 1-3) and listed
+    # official folds of one dataset are averaged (a protocol averaging splits 1-3) and listed
     pooled = build_table([make_record(), make_record(seed=1, fold=2)])
-    assert any("folds 1, 2 (pooled)" in line for line in pooled.footer)
+    assert any("folds 1, 2 (cells: mean over folds)" in line for line in pooled.footer)
     with pytest.raises(ValueError, match="several datasets"):
         build_table([make_record(), make_record(seed=1, dataset="hmdb51")])
     with pytest.raises(ValueError, match="without a version bump"):
@@ -204,3 +207,170 @@ def test_png_ignores_user_matplotlib_settings(tmp_path):
     with matplotlib.rc_context({"lines.linewidth": 5.0, "figure.dpi": 300, "axes.grid": False}):
         styled = render_tables(recs, tmp_path / "styled")["recall:retrieval_vcop@v1"].read_bytes()
     assert plain == styled
+
+
+# --------------------------------------------------------------------------------------------
+# Rows are experiments, cells average seeds within a fold, then folds
+# --------------------------------------------------------------------------------------------
+
+R1 = Column("retrieval_vcop", 1, "R@1")
+
+
+def run_record(
+    ckpt: str,
+    r1: float,
+    pretrain_seed: int | None = 0,
+    step: int | None = None,
+    cfg: str | None = None,
+    seed: int = 0,
+    fold: int = 1,
+    method: str = "vcop",
+) -> dict:
+    """A retrieval result of checkpoint ``ckpt`` (one pretraining run's file) with R@1 = ``r1``."""
+    rec = make_record(method, seed=seed, ckpt=ckpt, fold=fold, metrics={"R@1": r1})
+    rec["checkpoint"]["pretrain_seed"] = pretrain_seed
+    if step is not None:
+        rec["checkpoint"]["step"] = step
+    if cfg is not None:
+        rec["checkpoint"]["pretrain_config_hash"] = cfg
+    return rec
+
+
+def test_two_steps_of_one_run_are_two_rows_not_an_average(tmp_path):
+    """The issue's case: VCOP at step 100 and at step 50,000 were averaged into 17.5 ± 17.7."""
+    recs = [
+        run_record("vcop-r3d_tiny-s0-step100", 5.0, step=100),
+        run_record("vcop-r3d_tiny-s0-step50000", 30.0, step=50_000),
+        run_record("random_init-r3d_tiny-s0", 3.0, method="random_init"),
+    ]
+    md = render_tables(recs, tmp_path / "t", plots=False)["md"].read_text()
+    assert "17.5" not in md
+    assert "| vcop (step 100) | r3d_tiny | 5.0 (n=1) |" in md
+    assert "| vcop (step 50000) | r3d_tiny | **30.0 (n=1)** |" in md
+    assert "| random_init | r3d_tiny | 3.0 (n=1) |" in md  # one experiment: the row looks as before
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
+    assert [(r["method"], r["step"], r["retrieval_vcop@v1 R@1 mean"]) for r in rows] == [
+        ("vcop", "100", "5.0"),
+        ("vcop", "50000", "30.0"),
+        ("random_init", "", "3.0"),
+    ]
+
+
+def test_different_pretraining_configs_are_separate_rows():
+    cfg_a, cfg_b = "1a2b3c4d" + "0" * 8, "9f8e7d6c" + "0" * 8
+    recs = [
+        run_record("vcop-a-s0", 5.0, pretrain_seed=0, step=360, cfg=cfg_a),
+        run_record("vcop-a-s1", 7.0, pretrain_seed=1, step=360, cfg=cfg_a),
+        run_record("vcop-b-s0", 30.0, pretrain_seed=0, step=360, cfg=cfg_b),
+    ]
+    table = build_table(recs)
+    assert [row.label for row in table.rows] == ["vcop (cfg 1a2b3c4d)", "vcop (cfg 9f8e7d6c)"]
+    first, second = (table.cell(row, R1) for row in table.rows)
+    assert (first.mean, first.n, second.mean, second.n) == (6.0, 2, 30.0, 1)
+    # one experiment per (method, encoder): no tag, whatever its hash
+    single = build_table(recs[:2])
+    assert [(row.method, row.encoder, row.label) for row in single.rows] == [("vcop", "r3d_tiny", "vcop")]
+    # config and step both differ: both named
+    mixed = build_table([recs[0], run_record("vcop-b-s0", 30.0, step=100, cfg=cfg_b)])
+    assert [row.label for row in mixed.rows] == [
+        "vcop (cfg 1a2b3c4d, step 360)",
+        "vcop (cfg 9f8e7d6c, step 100)",
+    ]
+
+
+def test_two_checkpoints_with_the_same_pretraining_seed_are_refused_by_name():
+    """Two files of one experiment and one pretraining seed in a cell are two runs mixed together."""
+    cfg = "1a2b3c4d" * 2
+    rerun = [
+        run_record("vcop-run-a", 5.0, step=360, cfg=cfg),
+        run_record("vcop-run-b", 30.0, step=360, cfg=cfg),
+    ]
+    with pytest.raises(ValueError, match=r"vcop-run-a.*vcop-run-b.*pretraining seed 0"):
+        build_table(rerun)
+    # older records (no config hash, no step) of two files with one seed: the same refusal
+    old = [run_record("vcop-old-a", 5.0), run_record("vcop-old-b", 30.0)]
+    with pytest.raises(ValueError, match=r"vcop-old-a.*vcop-old-b"):
+        build_table(old)
+    # the same result twice (e.g. two stores concatenated) would count one seed twice
+    with pytest.raises(ValueError, match="twice"):
+        build_table([old[0], old[0]])
+
+
+def test_folds_mean_of_fold_means_and_pooled_seed_std_as_the_footer_says(tmp_path):
+    """Folds with 2, 3 and 1 seeds: the cell is the mean of the fold means (not of all 6 numbers);
+    the ± is the pooled within-fold sample std over seeds, as the footer says."""
+    by_fold = {1: [10.0, 12.0], 2: [20.0, 21.0, 25.0], 3: [30.0]}
+    recs = [
+        run_record(f"vcop-s{s}", v, pretrain_seed=s, step=360, fold=fold)
+        for fold, values in by_fold.items()
+        for s, v in enumerate(values)
+    ]
+    random.Random(0).shuffle(recs)
+    table = build_table(recs)
+    cell = table.cell(table.rows[0], R1)
+    fold_means = np.array([np.mean(v) for v in by_fold.values()])
+    pooled = np.concatenate([np.array(v) for v in by_fold.values()])
+    assert fold_means.mean() == pytest.approx(21.0) and pooled.mean() != pytest.approx(21.0)
+    assert cell.mean == pytest.approx(fold_means.mean())
+    ss = sum(((np.array(v) - np.mean(v)) ** 2).sum() for v in by_fold.values())
+    dof = sum(len(v) - 1 for v in by_fold.values())
+    assert cell.std == pytest.approx(np.sqrt(ss / dof))
+    assert (cell.seeds, cell.folds, cell.n, cell.n_label) == ((2, 3, 1), 3, 6, "2+3+1")
+    assert any("pooled within-fold sample std" in line and "not the spread between folds" in line
+               for line in table.footer)  # fmt: skip
+    assert any("folds 1, 2, 3 (cells: mean over folds)" in line for line in table.footer)
+    # 2 seeds x 3 folds: n is shown as 2x3; the CSV carries mean, std, n, seeds and folds
+    even = [
+        run_record(f"vcop-s{s}", 10.0 * f + s * f, pretrain_seed=s, fold=f) for f in (1, 2, 3) for s in (0, 1)
+    ]
+    table = build_table(even)
+    cell = table.cell(table.rows[0], R1)
+    values = {f: np.array([10.0 * f, 11.0 * f]) for f in (1, 2, 3)}
+    assert cell.mean == pytest.approx(np.mean([v.mean() for v in values.values()]))
+    assert cell.std == pytest.approx(np.sqrt(np.mean([v.var(ddof=1) for v in values.values()])))
+    assert cell.std != pytest.approx(np.concatenate(list(values.values())).std(ddof=1))
+    assert cell.n_label == "2x3"
+    paths = render_tables(even, tmp_path / "even", plots=False)
+    [row] = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    assert float(row["retrieval_vcop@v1 R@1 mean"]) == pytest.approx(cell.mean)
+    assert float(row["retrieval_vcop@v1 R@1 std"]) == pytest.approx(cell.std)
+    counts = [row[f"retrieval_vcop@v1 R@1 {what}"] for what in ("n", "seeds", "folds")]
+    assert counts == ["6", "2", "3"]
+    # one seed in each of 3 folds: no seed spread is claimed; n says 1x3
+    once = build_table([run_record("vcop-s0", 10.0 * f, fold=f) for f in (1, 2, 3)])
+    assert once.text(once.rows[0], R1) == "20.0 (n=1x3)"
+
+
+def test_recall_curves_group_like_the_table():
+    from ssl_video.results.plots import recall_curves
+
+    recs = [
+        run_record("vcop-r3d_tiny-s0-step100", 5.0, step=100),
+        run_record("vcop-r3d_tiny-s0-step50000", 30.0, step=50_000),
+    ]
+    for rec, r5 in zip(recs, (15.0, 60.0)):
+        rec["metrics"]["R@5"] = r5
+    curves = recall_curves(recs)[("retrieval_vcop", 1)]
+    table = build_table(recs)
+    assert list(curves) == table.rows
+    assert [[(k, m) for k, m, _ in points] for points in curves.values()] == [
+        [(1, 5.0), (5, 15.0)],
+        [(1, 30.0), (5, 60.0)],
+    ]
+
+
+def test_experiments_and_folds_render_byte_identically_in_any_order(tmp_path):
+    recs = [
+        run_record(
+            f"vcop-s{s}-{step}", 1.0 + s + step / 1000 + fold, pretrain_seed=s, step=step, fold=fold, seed=e
+        )
+        for s in (0, 1)
+        for step in (100, 2000)
+        for fold in (1, 2, 3)
+        for e in (0, 1)
+    ]
+    first = render_tables(recs, tmp_path / "a" / "t")
+    random.Random(3).shuffle(recs)
+    second = render_tables(recs, tmp_path / "b" / "t")
+    for key in first:
+        assert first[key].read_bytes() == second[key].read_bytes(), key

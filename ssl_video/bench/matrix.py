@@ -253,12 +253,12 @@ def matrix_from_dict(values: dict[str, Any], default_name: str = "") -> Matrix:
             raise ConfigError(f"protocols[{i}].name is required")
         proto.overrides = normalize_overrides(proto.overrides, f"protocols[{i}].overrides")
 
-    # Tables group rows by (method, encoder name): two entries with the same task or encoder name
-    # would be averaged into one row, so they are refused here.
+    # One setting per encoder name in a matrix: its runs, checkpoint ids and table rows are named by
+    # it (tables would tell two settings apart by their config hash, not by a readable name).
     _check_unique(
         [e.name for e in matrix.encoders],
         "encoder",
-        " (tables group rows by encoder name, so two settings of one encoder would be averaged together)",
+        " (one setting per encoder in a matrix: run other settings as a separate matrix)",
     )
     _check_unique([e.label for e in matrix.encoders], "encoder label")
     _check_unique([d.label for d in matrix.datasets], "dataset label")

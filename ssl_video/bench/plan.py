@@ -123,7 +123,7 @@ def _checked_tasks(matrix: Matrix) -> list[tuple[str, str, str, list[str]]]:
             raise ConfigError(e if str(e).startswith(where) else f"{where}: {e}") from None
         tasks.append((entry.label or method, method, recipe, overrides))
     for index, what, why in (
-        (1, "task", "; tables group rows by (method, encoder), so they would be averaged into one row: "
+        (1, "task", "; one setting per task in a matrix (its runs and table rows are named by the task): "
          "run variants of one task as separate matrices"),
         (0, "label", ""),
     ):  # fmt: skip

@@ -217,7 +217,7 @@ def collect(matrix: Matrix, out: Printer = print) -> int:
         missing = len(keys) - len(present)
         out(f"{ds.label}: {len(present)} results" + (f" ({missing} missing, shown as –)" if missing else ""))
         several = sorted({k.protocol for k in present if sum(o[:5] == k[:5] for o in present) > 1})
-        if several:  # tables.py pools every record of a row: evaluation seeds count like pretraining seeds
+        if several:  # tables.py pools the seeds of a fold: evaluation seeds count like pretraining seeds
             out(
                 f"  note: {', '.join(several)} stored several evaluation seeds per checkpoint; their cells "
                 "are mean ± std over pretraining and evaluation seeds together"

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ssl_video.io_utils import atomic_write_bytes
-from ssl_video.results.tables import cell_stats, protocol_kind, row_sort_key
+from ssl_video.results.tables import Row, cell_stats, group_records, protocol_kind
 
 FIGSIZE = (5.0, 3.5)
 DPI = 100
@@ -37,28 +37,30 @@ def figure_png(fig: Figure) -> bytes:
 
 def recall_curves(
     records: Iterable[Mapping[str, Any]],
-) -> dict[tuple[str, int], dict[tuple[str, str], list[tuple[int, float, float | None]]]]:
-    """For each retrieval protocol@version: per (method, encoder) group, ``(k, mean, std)`` sorted by k.
+) -> dict[tuple[str, int], dict[Row, list[tuple[int, float, float | None]]]]:
+    """For each retrieval protocol@version: per table row, ``(k, mean, std)`` sorted by k.
 
-    Means and sample stds (``ddof=1``, None for a single record) are over the group's records.
+    Rows, means and spreads are the table's (:func:`ssl_video.results.tables.group_records` and
+    :func:`~ssl_video.results.tables.cell_stats`): one curve per experiment, the mean over folds of
+    each fold's mean over seeds, ± the seed spread (None without one).
     """
-    values: dict[tuple[str, int], dict[tuple[str, str], dict[int, list[float]]]] = {}
-    for record in records:
-        proto = record["protocol"]
-        if protocol_kind(proto["name"]) != "retrieval":
-            continue
-        row = (record["checkpoint"]["method"], record["checkpoint"]["encoder"])
-        groups = values.setdefault((proto["name"], proto["version"]), {})
-        for metric, value in record["metrics"].items():
-            match = _RECALL.match(metric)
-            if match:
-                groups.setdefault(row, {}).setdefault(int(match.group(1)), []).append(float(value))
+    values: dict[tuple[str, int], dict[Row, dict[int, dict[int, list[float]]]]] = {}
+    for row, group in group_records(records).items():
+        for record in group:
+            proto = record["protocol"]
+            if protocol_kind(proto["name"]) != "retrieval":
+                continue
+            ks = values.setdefault((proto["name"], proto["version"]), {}).setdefault(row, {})
+            for metric, value in record["metrics"].items():
+                match = _RECALL.match(metric)
+                if match:
+                    by_fold = ks.setdefault(int(match.group(1)), {})
+                    by_fold.setdefault(record["dataset"]["fold"], []).append(float(value))
     curves = {}
     for proto_key in sorted(values):
-        groups = values[proto_key]
+        rows = values[proto_key]  # in table order: group_records sorts its rows
         curves[proto_key] = {
-            row: [(k, *cell_stats(groups[row][k])[:2]) for k in sorted(groups[row])]
-            for row in sorted(groups, key=row_sort_key)
+            row: [(k, *cell_stats(rows[row][k])[:2]) for k in sorted(rows[row])] for row in rows
         }
     return curves
 
@@ -68,12 +70,14 @@ def _draw_recall(protocol: str, version: int, curves: Mapping, title: str | None
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ks: set[int] = set()
-    for (method, encoder), points in curves.items():
+    for row, points in curves.items():
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         errs = [p[2] or 0.0 for p in points]
         ks.update(xs)
-        ax.errorbar(xs, ys, yerr=errs, marker="o", markersize=3, capsize=2, label=f"{method} / {encoder}")
+        ax.errorbar(
+            xs, ys, yerr=errs, marker="o", markersize=3, capsize=2, label=f"{row.label} / {row.encoder}"
+        )
     ax.set_xscale("log")
     ax.set_xticks(sorted(ks), labels=[str(k) for k in sorted(ks)])
     ax.minorticks_off()
@@ -89,7 +93,7 @@ def _draw_recall(protocol: str, version: int, curves: Mapping, title: str | None
 def plot_recall_curves(
     records: Iterable[Mapping[str, Any]], out_stem: str | Path, title: str | None = None
 ) -> dict[str, Path]:
-    """Write ``<out_stem>_recall_<protocol>_v<n>.png`` (x = k, y = mean R@k ± std, one line per group).
+    """Write ``<out_stem>_recall_<protocol>_v<n>.png`` (x = k, y = mean R@k ± seed spread, one line per row).
 
     One PNG per retrieval protocol@version with R@k metrics; returns them keyed
     ``recall:<protocol>@v<n>``.

@@ -1,26 +1,49 @@
 """Tables rendered from stored results: Markdown, CSV, LaTeX, HTML and PNG plots.
 
 Nobody types numbers: every table is built from result records (see
-:mod:`ssl_video.results.store`) and the same records always give byte-identical files.
+:mod:`ssl_video.results.store`) and the same records, in any order, always give byte-identical files.
 
 Conventions (also printed in every table's footer):
 
-* Rows are (method, encoder) groups, sorted by method then encoder, with the baselines last in
-  the fixed order of :data:`BASELINE_ORDER` (``random_init``, then ``supervised``).
+* A row is one *experiment*: (method, encoder, pretraining experiment), where the pretraining
+  experiment is the checkpoint's ``pretrain_config_hash`` (its resolved pretraining config without
+  the seed and run-location fields, plus its data: see
+  :func:`ssl_video.results.record.pretrain_config_hash`) and its ``step``. Two steps of one run, or
+  two recipes of one method, are different experiments: they get a row each, never an average.
+  Older records have no config hash; their experiment is the step alone, and the footer says how
+  many such records the table holds. A (method, encoder) with one experiment shows as before
+  (``vcop``); with several, each row is tagged with what tells them apart:
+  ``vcop (cfg 1a2b3c4d)``, ``vcop (step 100)`` or both. Rows are sorted by method then encoder, then
+  config hash and step, with the baselines last in the fixed order of :data:`BASELINE_ORDER`
+  (``random_init``, then ``supervised``).
+* Within a row the runs are told apart by their pretraining seed: two *different checkpoints*
+  with the same (pretraining seed, fold, protocol, evaluation seed) are two runs mixed into one
+  cell (a re-run without a new seed, a file of another run): an error naming both, not an average.
+  The same result given twice is an error too (it would count one seed twice).
 * Columns are (protocol, version, metric). By default the metrics of each protocol come from its
   *kind*, the first ``_``-separated word of its name (``retrieval_vcop`` is a retrieval protocol):
   see :data:`DEFAULT_METRICS`; a protocol of another kind, or one with none of its defaults, shows
   all its metrics.
-* A cell is the mean ± the sample standard deviation (``ddof=1``) over all records of the group
-  for that column (seeds, pretraining seeds, draws). A cell with a single record shows the mean
-  followed by ``(n=1)``: no spread is claimed from one number. The CSV carries mean, std and n of
-  every cell at full precision.
+* A cell averages *seeds within a fold, then folds*. The seeds of a fold are its records:
+  pretraining seeds x evaluation seeds (or low-shot draws). Each fold's mean is the mean over its
+  seeds; the cell's mean is the mean of the fold means, so a fold with more seeds does not weigh
+  more. The ± is the *seed spread*: with one fold, the sample standard deviation (``ddof=1``) over
+  its seeds; with several, the pooled within-fold sample std
+  ``sqrt(sum_f sum_i (x_fi - m_f)^2 / sum_f (n_f - 1))``, i.e. every fold's deviations from its own
+  mean. It is chosen over the std of the fold means because every method is evaluated on the same
+  folds: fold difficulty is shared by all rows (a paired effect), while seed noise is what makes two
+  rows' means differ by chance; pooling (rather than averaging per-fold stds) weighs each fold by
+  its degrees of freedom and is the usual estimate of one common seed variance. A cell without
+  a seed spread (one seed per fold) shows its mean and ``n``: ``(n=1)``, or ``(n=1x3)`` for one
+  seed in each of 3 folds. ``n`` is seeds per fold x folds (``2x3``), or the per-fold counts
+  added up when folds differ (``2+3+1``). The CSV carries every cell's mean, std, n, seeds per
+  fold and number of folds at full precision.
 * Higher is better for every metric: the best mean per column, compared as displayed (rounded),
   is bold; ties are all bold.
-* All records must come from one dataset (several official folds are pooled: a protocol that says
-  "all three splits averaged" stores one record per fold, and its cells average them; the footer
-  lists the folds), and each protocol@version from one protocol
-  hash (settings changed without a version bump are an error, not an average).
+* All records must come from one dataset (several official folds are averaged as above: a
+  protocol that says "all three splits averaged" stores one record per fold; the footer lists
+  the folds), and each protocol@version from one protocol hash (settings changed without a
+  version bump are an error, not an average).
 """
 
 from __future__ import annotations
@@ -28,6 +51,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +61,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ssl_video.io_utils import atomic_write_text
-from ssl_video.results.store import validate_record
+from ssl_video.results.store import key_of, validate_record
 
 BASELINE_ORDER: tuple[str, ...] = ("random_init", "supervised")
 DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
@@ -47,6 +71,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "finetune": ("top1",),
 }
 MISSING = "–"
+TAG_HASH_DIGITS = 8  # digits of the config hash in a row tag (more when two hashes share them)
 
 
 class Column(NamedTuple):
@@ -62,29 +87,78 @@ class Column(NamedTuple):
         return f"{self.protocol}@v{self.version} {self.metric}"
 
 
+class Row(NamedTuple):
+    """One table row: a pretraining experiment of a (method, encoder).
+
+    ``config_hash`` is the checkpoints' ``pretrain_config_hash`` (None for older records) and
+    ``step`` their training step (None when unknown); ``tag`` tells this row apart from the other
+    experiments of its (method, encoder), and is empty when there are none.
+    """
+
+    method: str
+    encoder: str
+    config_hash: str | None = None
+    step: int | None = None
+    tag: str = ""
+
+    @property
+    def label(self) -> str:
+        """The method as shown: ``vcop``, or ``vcop (step 100)`` next to other experiments."""
+        return f"{self.method} ({self.tag})" if self.tag else self.method
+
+
 class Cell(NamedTuple):
-    """Statistics of one (row group, column): mean, sample std (None when n == 1) and count."""
+    """Statistics of one (row, column), see the module docstring.
+
+    ``mean``: the mean over folds of each fold's mean over its seeds. ``std``: the seed spread, the
+    pooled within-fold sample std (with one fold: the sample std, ``ddof=1``); None when no fold has
+    two seeds. ``seeds``: the number of seeds (records) of each fold, in fold order.
+    """
 
     mean: float
     std: float | None
-    n: int
+    seeds: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of records (seeds over all folds)."""
+        return sum(self.seeds)
+
+    @property
+    def folds(self) -> int:
+        """Number of folds."""
+        return len(self.seeds)
+
+    @property
+    def seeds_label(self) -> str:
+        """Seeds per fold: ``2``, or ``2+3+1`` when the folds have different numbers of seeds."""
+        return str(self.seeds[0]) if len(set(self.seeds)) == 1 else "+".join(map(str, self.seeds))
+
+    @property
+    def n_label(self) -> str:
+        """``n`` as shown: ``3`` (one fold), ``2x3`` (2 seeds in each of 3 folds) or ``2+3+1``."""
+        if self.folds == 1:
+            return str(self.n)
+        if len(set(self.seeds)) == 1:
+            return f"{self.seeds[0]}x{self.folds}"
+        return self.seeds_label
 
 
 @dataclass
 class Table:
     """A rendered-format-independent table: rows, columns, cells, bold marks and footer lines."""
 
-    rows: list[tuple[str, str]]
+    rows: list[Row]
     columns: list[Column]
-    cells: dict[tuple[tuple[str, str], Column], Cell]
+    cells: dict[tuple[Row, Column], Cell]
     decimals: int
     footer: list[str] = field(default_factory=list)
 
-    def cell(self, row: tuple[str, str], column: Column) -> Cell | None:
-        """The cell at (row, column), or None when the group has no record for the column."""
+    def cell(self, row: Row, column: Column) -> Cell | None:
+        """The cell at (row, column), or None when the row has no record for the column."""
         return self.cells.get((row, column))
 
-    def is_best(self, row: tuple[str, str], column: Column) -> bool:
+    def is_best(self, row: Row, column: Column) -> bool:
         """Whether this cell's displayed mean is the best (highest) displayed mean of its column."""
         cell = self.cell(row, column)
         if cell is None:
@@ -95,14 +169,14 @@ class Table:
     def _rounded(self, value: float) -> float:
         return float(f"{value:.{self.decimals}f}")
 
-    def text(self, row: tuple[str, str], column: Column, pm: str = "±") -> str:
-        """The cell as text (no bold): ``m ± s``, ``m (n=1)`` or :data:`MISSING`."""
+    def text(self, row: Row, column: Column, pm: str = "±") -> str:
+        """The cell as text (no bold): ``m ± s``, ``m (n=1)``, ``m (n=1x3)`` or :data:`MISSING`."""
         cell = self.cell(row, column)
         if cell is None:
             return MISSING
         mean = f"{cell.mean:.{self.decimals}f}"
         if cell.std is None:
-            return f"{mean} (n={cell.n})"
+            return f"{mean} (n={cell.n_label})"
         return f"{mean} {pm} {cell.std:.{self.decimals}f}"
 
 
@@ -135,18 +209,104 @@ def default_columns(records: Iterable[Mapping[str, Any]]) -> list[Column]:
     return columns
 
 
-def row_sort_key(row: tuple[str, str]) -> tuple:
-    """Methods alphabetically, then the baselines in :data:`BASELINE_ORDER`; encoder breaks ties."""
-    method, encoder = row
-    rank = BASELINE_ORDER.index(method) + 1 if method in BASELINE_ORDER else 0
-    return (rank, method, encoder)
+def row_sort_key(row: Row) -> tuple:
+    """Methods alphabetically, then the baselines in :data:`BASELINE_ORDER`; then encoder, config
+    hash (unknown first) and step (unknown first)."""
+    rank = BASELINE_ORDER.index(row.method) + 1 if row.method in BASELINE_ORDER else 0
+    return (rank, row.method, row.encoder, row.config_hash or "", -1 if row.step is None else row.step)
 
 
-def cell_stats(values: list[float]) -> Cell:
-    """Mean and sample std of ``values``; summed in sorted order so input order cannot change a bit."""
-    arr = np.array(sorted(values), dtype=np.float64)
-    std = float(np.std(arr, ddof=1)) if arr.size > 1 else None
-    return Cell(float(np.mean(arr)), std, int(arr.size))
+def _experiment(record: Mapping[str, Any]) -> Row:
+    """The untagged row of a record: (method, encoder, pretrain_config_hash, step)."""
+    ckpt = record["checkpoint"]
+    return Row(ckpt["method"], ckpt["encoder"], ckpt.get("pretrain_config_hash"), ckpt.get("step"))
+
+
+def _tags(rows: Sequence[Row]) -> dict[Row, str]:
+    """Tags that tell apart the experiments of one (method, encoder): what differs among them."""
+    if len(rows) == 1:
+        return {rows[0]: ""}
+    hashes = sorted({r.config_hash for r in rows if r.config_hash is not None})
+    digits = TAG_HASH_DIGITS
+    while len({h[:digits] for h in hashes}) < len(hashes):
+        digits += 1
+    show_hash = len({r.config_hash for r in rows}) > 1
+    show_step = len({r.step for r in rows}) > 1
+    tags = {}
+    for row in rows:
+        parts = []
+        if show_hash:
+            parts.append("no cfg hash" if row.config_hash is None else f"cfg {row.config_hash[:digits]}")
+        if show_step:
+            parts.append(f"step {'?' if row.step is None else row.step}")
+        tags[row] = ", ".join(parts)
+    return tags
+
+
+def _check_one_run_per_seed(row: Row, records: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a row in which two different checkpoints share (pretrain seed, fold, protocol, seed)."""
+    ids: dict[tuple, set[str]] = {}
+    for r in records:
+        proto = r["protocol"]
+        key = (
+            r["checkpoint"]["pretrain_seed"],
+            r["dataset"]["fold"],
+            proto["name"],
+            proto["version"],
+            r["seed"],
+        )
+        ids.setdefault(key, set()).add(r["checkpoint"]["id"])
+    for (pseed, fold, name, version, seed), seen in sorted(ids.items(), key=repr):
+        if len(seen) > 1:
+            what = "no pretraining seed" if pseed is None else f"pretraining seed {pseed}"
+            raise ValueError(
+                f"row {row.label} / {row.encoder}: checkpoints {', '.join(sorted(seen))} are different "
+                f"checkpoints with {what} (fold {fold}, {name}@v{version}, seed {seed}): two runs would be "
+                "mixed into one cell; give each run its own pretraining seed, or render them apart"
+            )
+
+
+def group_records(records: Iterable[Mapping[str, Any]]) -> dict[Row, list[Mapping[str, Any]]]:
+    """The records of each row (tagged, see :class:`Row`), rows in :func:`row_sort_key` order.
+
+    Raises ValueError for the same result given twice, and for two different checkpoints of one
+    row with the same (pretraining seed, fold, protocol, evaluation seed), naming them.
+    """
+    seen: set = set()
+    by_experiment: dict[Row, list[Mapping[str, Any]]] = {}
+    for record in records:
+        key = key_of(record)
+        if key in seen:
+            raise ValueError(f"result {tuple(key)} given twice: it would count one seed twice")
+        seen.add(key)
+        by_experiment.setdefault(_experiment(record), []).append(record)
+    siblings: dict[tuple[str, str], list[Row]] = {}
+    for row in by_experiment:
+        siblings.setdefault((row.method, row.encoder), []).append(row)
+    tags = {}
+    for rows in siblings.values():
+        tags.update(_tags(sorted(rows, key=row_sort_key)))
+    grouped = {}
+    for row in sorted(by_experiment, key=row_sort_key):
+        tagged = row._replace(tag=tags[row])
+        _check_one_run_per_seed(tagged, by_experiment[row])
+        grouped[tagged] = by_experiment[row]
+    return grouped
+
+
+def cell_stats(values_by_fold: Mapping[int, Sequence[float]]) -> Cell:
+    """A :class:`Cell` from each fold's values (one per seed): mean of fold means, pooled seed std.
+
+    Values are summed in sorted order and folds in fold order, so input order cannot change a bit.
+    """
+    folds = [np.array(sorted(values_by_fold[f]), dtype=np.float64) for f in sorted(values_by_fold)]
+    if not folds or any(v.size == 0 for v in folds):
+        raise ValueError("a cell needs at least one value in each of its folds")
+    means = [float(np.mean(v)) for v in folds]
+    dof = sum(v.size - 1 for v in folds)
+    squares = sum(float(np.sum((v - m) ** 2)) for v, m in zip(folds, means))
+    std = math.sqrt(squares / dof) if dof > 0 else None
+    return Cell(float(np.mean(means)), std, tuple(int(v.size) for v in folds))
 
 
 def _check_single_dataset(records: Sequence[Mapping[str, Any]]) -> tuple[str, list[int]]:
@@ -184,15 +344,43 @@ def _footer(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], dec
         f"Protocol {name}@v{version}: hash {hashes.get((name, version), 'n/a')}" for name, version in shown
     ]
     fingerprints = sorted({r["dataset"]["fingerprint"] for r in records})
-    where = f"fold {folds[0]}" if len(folds) == 1 else f"folds {', '.join(map(str, folds))} (pooled)"
+    where = (
+        f"fold {folds[0]}"
+        if len(folds) == 1
+        else f"folds {', '.join(map(str, folds))} (cells: mean over folds)"
+    )
     lines.append(f"Dataset {dataset} {where}: fingerprint {', '.join(fingerprints)}")
     codes = sorted({_describe_code(r["code_version"]) for r in records})
     lines.append(f"Code: {'; '.join(codes)}")
-    lines.append(
-        f"Cells: mean ± sample std (ddof=1) over the n records of a group (seeds, draws), {decimals} "
-        "decimal(s); a single record shows its mean and (n=1); best mean per column in bold; "
-        f"{MISSING} = no record."
+    rows = (
+        "Rows: one per (method, encoder, pretraining experiment); the experiment is the checkpoint's "
+        "pretraining config hash (its config without seed and run-location fields, plus its data) and "
+        "its step; several experiments of one method get a row each, tagged by what differs (cfg, step)."
     )
+    unhashed = sum("pretrain_config_hash" not in r["checkpoint"] for r in records)
+    if unhashed:
+        rows += (
+            f" {unhashed} of {len(records)} results have no pretraining config hash (older records): "
+            "their experiment is told apart by checkpoint step only."
+        )
+    lines.append(rows)
+    common = (
+        f"{decimals} decimal(s); best mean per column in bold; {MISSING} = no record; the CSV gives every "
+        "cell's mean, std, n, seeds per fold and folds."
+    )
+    if len(folds) == 1:
+        lines.append(
+            "Cells: mean ± sample std (ddof=1) over the n seeds of a row (pretraining seeds x evaluation "
+            f"seeds or draws); a cell with one seed shows its mean and (n=1); {common}"
+        )
+    else:
+        lines.append(
+            "Cells: each fold's mean over its seeds (pretraining seeds x evaluation seeds or draws), "
+            "averaged over folds, ± the pooled within-fold sample std over seeds, "
+            "sqrt(sum_f sum_i (x_fi - m_f)^2 / sum_f (n_f - 1)): the seed spread, not the spread between "
+            "folds; n = seeds per fold x folds (2x3; 2+3+1 when folds differ), shown when there is no "
+            f"seed spread (n=1x3); {common}"
+        )
     return lines
 
 
@@ -208,19 +396,22 @@ def build_table(
     cols = [Column(*c) for c in columns] if columns is not None else default_columns(records)
     if not cols:
         raise ValueError("no columns to render")
-    values: dict[tuple[tuple[str, str], Column], list[float]] = {}
-    rows: set[tuple[str, str]] = set()
-    for record in records:
-        row = (record["checkpoint"]["method"], record["checkpoint"]["encoder"])
-        rows.add(row)
-        proto = record["protocol"]
-        for col in cols:
-            if (col.protocol, col.version) == (proto["name"], proto["version"]) and col.metric in record[
-                "metrics"
-            ]:
-                values.setdefault((row, col), []).append(float(record["metrics"][col.metric]))
-    cells = {key: cell_stats(vals) for key, vals in values.items()}
-    return Table(sorted(rows, key=row_sort_key), cols, cells, decimals, _footer(records, cols, decimals))
+    footer = _footer(records, cols, decimals)
+    groups = group_records(records)
+    values: dict[tuple[Row, Column], dict[int, list[float]]] = {}
+    for row, group in groups.items():
+        for record in group:
+            proto = record["protocol"]
+            for col in cols:
+                if (col.protocol, col.version) == (proto["name"], proto["version"]) and col.metric in record[
+                    "metrics"
+                ]:
+                    by_fold = values.setdefault((row, col), {})
+                    by_fold.setdefault(record["dataset"]["fold"], []).append(
+                        float(record["metrics"][col.metric])
+                    )
+    cells = {key: cell_stats(by_fold) for key, by_fold in values.items()}
+    return Table(list(groups), cols, cells, decimals, footer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,31 +434,36 @@ def to_markdown(table: Table, title: str | None = None) -> str:
         for col in table.columns:
             text = table.text(row, col)
             cells.append(f"**{text}**" if table.is_best(row, col) else text)
-        lines.append("| " + " | ".join(_md_escape(x) for x in [*row, *cells]) + " |")
+        lines.append("| " + " | ".join(_md_escape(x) for x in [row.label, row.encoder, *cells]) + " |")
     lines.append("")
     lines.extend(f"- {_md_escape(line)}" for line in table.footer)
     return "\n".join(lines) + "\n"
 
 
 def to_csv(table: Table) -> str:
-    """One row per group; for each column ``<label> mean``, ``std`` and ``n`` at full precision.
+    """One line per row: ``method``, ``encoder``, ``pretrain_config_hash`` and ``step`` (empty when
+    unknown), then for each column ``<label> mean``, ``std``, ``n``, ``seeds`` and ``folds``.
 
-    A missing cell is empty (n is 0); std is empty when n == 1. Floats are written with ``repr``.
+    ``mean`` is the mean of the fold means, ``std`` the seed spread the table shows after ± (empty
+    when there is none), ``n`` the number of records, ``seeds`` the seeds per fold (``2``, or
+    ``2+3+1`` in fold order when folds differ) and ``folds`` the number of folds; see
+    :class:`Cell`. A missing cell is empty with n 0. Floats are written with ``repr``.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = ["method", "encoder"]
+    header = ["method", "encoder", "pretrain_config_hash", "step"]
     for col in table.columns:
-        header += [f"{col.label} mean", f"{col.label} std", f"{col.label} n"]
+        header += [f"{col.label} {what}" for what in ("mean", "std", "n", "seeds", "folds")]
     writer.writerow(header)
     for row in table.rows:
-        line = list(row)
+        line = [row.method, row.encoder, row.config_hash or "", "" if row.step is None else str(row.step)]
         for col in table.columns:
             cell = table.cell(row, col)
             if cell is None:
-                line += ["", "", "0"]
+                line += ["", "", "0", "", ""]
             else:
-                line += [repr(cell.mean), "" if cell.std is None else repr(cell.std), str(cell.n)]
+                std = "" if cell.std is None else repr(cell.std)
+                line += [repr(cell.mean), std, str(cell.n), cell.seeds_label, str(cell.folds)]
         writer.writerow(line)
     return out.getvalue()
 
@@ -311,7 +507,7 @@ def to_latex(table: Table, title: str | None = None) -> str:
         for col in table.columns:
             text = tex_escape(table.text(row, col))
             cells.append(rf"\textbf{{{text}}}" if table.is_best(row, col) else text)
-        lines.append(" & ".join([*(tex_escape(x) for x in row), *cells]) + r" \\")
+        lines.append(" & ".join([tex_escape(row.label), tex_escape(row.encoder), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
     lines += [tex_escape(line) + r"\\" for line in table.footer]
     lines += ["}", r"\end{table}"]
@@ -346,7 +542,7 @@ def to_html(table: Table, title: str | None = None) -> str:
     parts[-1] += "".join(f"<th>{esc(c.label)}</th>" for c in table.columns) + "</tr></thead>"
     parts.append("<tbody>")
     for row in table.rows:
-        cells = "".join(f"<td>{esc(x)}</td>" for x in row)
+        cells = "".join(f"<td>{esc(x)}</td>" for x in (row.label, row.encoder))
         for col in table.columns:
             text = esc(table.text(row, col))
             cells += f'<td class="num">{"<b>" + text + "</b>" if table.is_best(row, col) else text}</td>'
