@@ -53,7 +53,13 @@ def _add_dataset_args(p: argparse.ArgumentParser, split: bool = True) -> None:
         )
     if split:
         p.add_argument("--split", default="all", help="train | test | val | all (default all)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="adapter option")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="adapter option, e.g. video_dir=videos (a relative path is read under --root)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(c)
     c.add_argument("--backend", default="decord")
     c.add_argument("--min-frames", type=int, default=1, help="shorter videos are reported (default 1)")
-    c.add_argument("--no-decode", action="store_true", help="metadata only (fast; misses truncation)")
+    c.add_argument(
+        "--no-decode",
+        action="store_true",
+        help="open only, no decoding (fast): a cut file is still found (the reader counts fewer frames "
+        "than the header declares), frames that fail to decode are not",
+    )
 
     p = sub.add_parser("demo", help="SynthMotion -> VCOP on a tiny encoder -> retrieval vs random init")
     p.add_argument(
@@ -253,12 +264,17 @@ def cmd_eval(args) -> int:
                     options=options,
                 )  # fmt: skip
                 record = make_record(result, info, dataset_name, args.dataset, config)
-                store.write(record, force=args.force)
+                written = store.write(record, force=args.force)
                 metrics = ", ".join(f"{k} {v:.1f}" for k, v in record["metrics"].items())
                 print(
                     f"{label}: {metrics} ({result['n_test']} test / {result['n_train']} train videos, "
                     f"{len(result['failed'])} failed, {result['seconds']:.0f} s)"
                 )
+                if not written:  # another run of the same evaluation stored it after our check above
+                    print(
+                        f"{label}: already stored meanwhile by another run; kept that result, not this one "
+                        "(use --force to replace it)"
+                    )
     if args.out and record is not None:
         atomic_write_json(args.out, record)
     print(f"feature cache: {cache.stats}")
@@ -306,8 +322,9 @@ def _encoders_to_evaluate(args):
         yield encoder, sha, checkpoint_info_from_export(path, export, sha, args.checkpoint_id)
     if args.random_init:
         torch.manual_seed(args.seed)
-        encoder = create_encoder(args.random_init, **(yaml.safe_load(args.encoder_kwargs) or {}))
-        info = random_init_info(args.random_init, args.seed)
+        kwargs = yaml.safe_load(args.encoder_kwargs) or {}
+        encoder = create_encoder(args.random_init, **kwargs)
+        info = random_init_info(args.random_init, args.seed, kwargs)
         yield encoder, None, dataclasses.replace(info, id=args.checkpoint_id or info.id)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from conftest import TINY_VCOP
 
 from ssl_video.cli import main
 from ssl_video.datasets import dataset_fingerprint, load_dataset
 from ssl_video.results import ResultStore
+from ssl_video.results.record import pretrain_config_hash, random_init_info
 
 SMALL = ["num_clips=3", "clip_len=4", "crop=28", "resize=null"]
 
@@ -40,7 +42,17 @@ def test_retrieval_counts_every_video_and_records_provenance(tiny_synth, tmp_pat
     assert record["protocol"]["name"] == "retrieval_vcop" and len(record["protocol"]["hash"]) == 16
     assert record["protocol"]["settings"]["feature"] == "pool5"
     fingerprint = dataset_fingerprint(load_dataset("ucf101", str(tiny_synth), split="all"))
-    assert record["dataset"] == {"name": "synth", "adapter": "ucf101", "fold": 1, "fingerprint": fingerprint}
+    splits = {
+        s: dataset_fingerprint(load_dataset("ucf101", str(tiny_synth), split=s)) for s in ("train", "test")
+    }
+    assert splits["train"] != splits["test"] != fingerprint
+    assert record["dataset"] == {
+        "name": "synth",
+        "adapter": "ucf101",
+        "fold": 1,
+        "fingerprint": fingerprint,
+        "fingerprints": splits,
+    }
     assert record["checkpoint"]["method"] == "random_init" and record["checkpoint"]["sha256"] is None
     assert set(record["metrics"]) == {"R@1", "R@5", "R@10", "R@20", "R@50"}
     # with a gallery smaller than 50, R@50 ranks the whole gallery: every query's class is there
@@ -75,6 +87,17 @@ def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
     assert len(records) == 2 * 8
     vcop = next(r for r in records if r["checkpoint"]["method"] == "vcop")
     assert len(vcop["checkpoint"]["sha256"]) == 64 and not vcop["config"]["failed"]
+    # each checkpoint names its experiment: the pretraining config (no seed, no paths) or, for the
+    # random init, its architecture with its kwargs
+    rand = next(r for r in records if r["checkpoint"]["method"] == "random_init")
+    assert vcop["checkpoint"]["pretrain_config_hash"] == pretrain_config_hash(
+        yaml.safe_load((run / "config.yaml").read_text()),
+        dataset_fingerprint(load_dataset("ucf101", str(tiny_synth), split="train", fold=1)),
+    )
+    assert (
+        rand["checkpoint"]["pretrain_config_hash"]
+        == random_init_info("r3d_tiny", 0, {"width": 8}).pretrain_config_hash
+    )
     settings = {r["protocol"]["name"]: r["protocol"]["settings"] for r in records}
     assert settings["finetune"]["epochs"] == 1 and settings["linear_cached"]["epochs"] == 100
     assert settings["lowshot"]["shots"] == [1] and settings["knn"]["clip_len"] == 4
@@ -106,3 +129,30 @@ def test_protocol_folds_store_one_result_per_official_split(tiny_synth, tmp_path
     # --fold narrows the protocol's folds to one; the stored fold-1 result is reused
     assert _eval("knn", RANDOM, tiny_synth, tmp_path, "--fold", "1", overrides=["folds=[1,2]", "k=5"]) == 0
     assert len(list(ResultStore(tmp_path / "store").records("synth"))) == 2
+
+
+def test_a_result_stored_meanwhile_by_another_run_is_kept_and_reported(
+    tiny_synth, tmp_path, monkeypatch, capsys
+):
+    """Two runs of one evaluation at once (bench arrays, `eval all` in several jobs): both find the
+    store empty; the one that finishes second must not replace the other's result, and says so."""
+    import ssl_video.evaluation as evaluation
+
+    real_evaluate, stored = evaluation.evaluate, {}
+
+    def evaluate_while_another_run_finishes(*args, **kwargs):
+        result = real_evaluate(*args, **kwargs)
+        if not stored:  # the other run, start to end, between this run's check and its write
+            stored["run"] = "other"
+            assert _eval("knn", RANDOM, tiny_synth, tmp_path, overrides=["k=5"]) == 0
+            (path,) = ResultStore(tmp_path / "store").paths()
+            stored["bytes"] = path.read_bytes()
+        return result
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate_while_another_run_finishes)
+    assert _eval("knn", RANDOM, tiny_synth, tmp_path, overrides=["k=5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (path,) = ResultStore(tmp_path / "store").paths()
+    assert path.read_bytes() == stored["bytes"]
+    kept = [line for line in out if "stored meanwhile by another run" in line]
+    assert len(kept) == 1 and "use --force to replace it" in kept[0], out
