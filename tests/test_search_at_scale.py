@@ -14,7 +14,14 @@ import pytest
 
 import ssl_video.evaluation  # noqa: F401  (imports the decoders first, as `ssl-video eval` does)
 from ssl_video.blas_guard import nvblas_libraries
-from ssl_video.evaluation import knn_scores, l2_normalize, rank_neighbours, recall_at_k, topk_accuracy
+from ssl_video.evaluation import (
+    knn_scores,
+    l2_normalize,
+    neighbours,
+    rank_neighbours,
+    recall_at_k,
+    topk_accuracy,
+)
 from ssl_video.evaluation.neighbours import checked_matmul
 
 KS = (1, 5, 10, 20, 50)
@@ -118,9 +125,15 @@ def test_search_is_exact_after_a_script_imported_decord_first():
     assert "recall True" in out and "knn True" in out, out
 
 
+@pytest.mark.parametrize("candidates", ["faiss", "product+topk"])
 @pytest.mark.parametrize("n,num_classes", [(2000, 25), (2500, 101)])
-def test_retrieval_and_knn_equal_the_float64_brute_force_at_real_sizes(n, num_classes):
+def test_retrieval_and_knn_equal_the_float64_brute_force_at_real_sizes(
+    n, num_classes, candidates, monkeypatch
+):
     assert nvblas_libraries() == []
+    assert neighbours.faiss_usable()  # FAISS passes its self-check in this process
+    if candidates != "faiss":
+        monkeypatch.setattr(neighbours, "_faiss_state", False)
     rng = np.random.default_rng(n)
     (q, ql), (g, gl) = clustered(rng, n, num_classes)
     want = brute_force_recall(q, ql, g, gl)

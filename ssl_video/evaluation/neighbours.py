@@ -4,24 +4,29 @@ The ranking rule: gallery items by decreasing similarity, equal similarities by 
 index. A pair's similarity is the float64 sum of the elementwise products of the two float32 unit
 vectors (:func:`exact_sims`: the products are exact, and equal rows give bitwise-equal sums), which is
 what a NumPy float64 brute force computes. The ranking equals that brute force's; it costs about one
-float32 matrix product:
+float32 matrix product plus the selection of the best m per query:
 
-1. A block of queries is scored against the whole gallery with one float32 product (B, D) @ (D, G).
-   Each float32 score differs from the exact similarity by at most ``e_i`` (:func:`error_bound`: the
-   bound for a sum of D rounded products in any order, scaled by the vector norms).
-2. The m = depth + margin best float32 scores of each row are the candidates (``torch.topk``). Two
+1. Float32 scores of a block of queries against the whole gallery, each within ``e_i`` of the exact
+   similarity (:func:`error_bound`: the bound for a sum of D rounded products in any order, scaled by
+   the vector norms).
+2. The m = depth + margin best float32 scores of each row are the candidates: from FAISS's flat
+   search (``IndexFlatIP``, which selects while it multiplies) when it passes its self-check, else
+   from one product (B, D) @ (D, G) and ``torch.topk``; blocks where many rows need all their scores
+   (ties everywhere) go on with the product. Two
    items whose float32 scores differ by more than ``2 e_i`` are in the right order whatever the
    rounding; an item outside the candidates cannot enter the top ``depth`` unless the last candidate
    is within ``2 e_i`` of the depth-th, and such a row is ranked from its whole row of scores.
-3. Items in a near-tie chain (neighbours in float32 order within ``2 e_i``) that reaches the top
-   ``depth`` get their exact similarity and are ordered by (-exact, index). With identical gallery
-   vectors (collapsed features) one exact similarity per distinct vector is computed.
+3. Items in a near-tie chain (neighbours in float32 order within ``2 e_i``) that crosses a cut
+   (a position whose split matters: every position by default, each k for R@k, k for kNN) get their
+   exact similarity and are ordered by (-exact, index); other chains cannot change any cut. With
+   identical gallery vectors (collapsed features) one exact similarity per distinct vector is
+   computed.
 
-The matrix product is checked once per process before its first use (:func:`checked_matmul`) on a
-problem large enough to take the BLAS path, against elementwise float64 sums: a BLAS that returns
-wrong numbers (NVBLAS without a GPU, see :mod:`ssl_video.blas_guard`) is replaced by NumPy's, whose
-symbols nothing can intercept, and if no product passes, the search raises instead of publishing
-a wrong number.
+The matrix product and FAISS are checked once per process before their first use
+(:func:`checked_matmul`, :func:`faiss_usable`) on a problem large enough to take the BLAS path, against
+elementwise float64 sums: a BLAS that returns wrong numbers (NVBLAS without a GPU, see
+:mod:`ssl_video.blas_guard`) is replaced by NumPy's, whose symbols nothing can intercept, FAISS is
+not used, and if no product passes, the search raises instead of publishing a wrong number.
 """
 
 from __future__ import annotations
@@ -230,6 +235,71 @@ def checked_matmul(candidates: tuple[tuple[str, Matmul, bool], ...] | None = Non
         )
 
 
+def faiss_candidates(query: np.ndarray, gallery: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS's exact flat search (``IndexFlatIP``): (Q, m) float32 scores, sorted descending, and their
+    gallery indices. Its selection is fused with its blocked product, so it is cheaper than a
+    product followed by ``torch.topk`` for large m."""
+    return _faiss_index(gallery).search(query, m)
+
+
+def _faiss_index(gallery: np.ndarray):
+    """A FAISS ``IndexFlatIP`` over the (G, D) float32 gallery, searching with torch's thread count."""
+    import faiss
+
+    faiss.omp_set_num_threads(torch.get_num_threads())
+    index = faiss.IndexFlatIP(gallery.shape[1])
+    index.add(gallery)
+    return index
+
+
+def faiss_error(size: int = 1024, dim: int = 512, k: int = 20) -> str | None:
+    """Why FAISS's candidates are wrong on a random unit-vector problem (as :func:`matmul_error`),
+    or None when every returned score is within :func:`error_bound` of the exact similarity and no
+    item left out is above the k-th returned one by more than the bound."""
+    rng = np.random.default_rng(20261204)
+    a = l2_normalize(rng.standard_normal((size, dim)))
+    b = l2_normalize(rng.standard_normal((size, dim)))
+    try:
+        values, cand = faiss_candidates(a, b, k)
+    except Exception as exc:
+        return f"raised {type(exc).__name__}: {exc}"
+    if values.shape != (size, k) or cand.min() < 0 or cand.max() >= size:
+        return "returned malformed candidates"
+    rows = np.arange(0, size, 31)
+    bound = error_bound(a[rows], b)[:, None]
+    got = exact_sims(a[np.repeat(rows, k)], b[cand[rows].ravel()]).reshape(len(rows), k)
+    full = exact_sims(a[np.repeat(rows, size)], b[np.tile(np.arange(size), len(rows))]).reshape(len(rows), -1)
+    kth = -np.sort(-full, axis=1)[:, k - 1 : k]
+    if not np.all(np.abs(values[rows] - got) <= bound) or np.any(kth > values[rows, -1:] + 2 * bound):
+        return "its scores or neighbours are outside the float32 error bound"
+    return None
+
+
+_faiss_state: bool | None = None
+
+
+def faiss_usable() -> bool:
+    """Whether this process may take candidates from FAISS: it imports, NVBLAS is not loaded (FAISS's
+    ``sgemm_`` would resolve to it) and :func:`faiss_error` finds nothing. Checked once per process;
+    a failed check warns and the search uses the checked matrix product and ``torch.topk``."""
+    global _faiss_state
+    if _faiss_state is None:
+        with _choose_lock:
+            if _faiss_state is None:
+                try:
+                    import faiss  # noqa: F401
+                except ImportError:
+                    _faiss_state = False
+                    return False
+                problem = "not tried: NVBLAS is loaded" if nvblas_libraries() else faiss_error()
+                if problem is not None:
+                    warnings.warn(
+                        f"nearest-neighbour search does not use FAISS: {problem}", RuntimeWarning, 2
+                    )
+                _faiss_state = problem is None
+    return _faiss_state
+
+
 # --------------------------------------------------------------------------------------------
 # Ranking
 # --------------------------------------------------------------------------------------------
@@ -278,15 +348,28 @@ def _top_of_set(
     return -levels[member_level[chosen]], members[chosen]
 
 
-def _rank_block(
-    query: np.ndarray, scores: np.ndarray, err: np.ndarray, gallery: _Gallery, depth: int, cuts: np.ndarray
+def _margin(depth: int, n_gallery: int) -> int:
+    """Candidates per query: depth plus a margin that keeps rows ranked from all their scores rare."""
+    return min(n_gallery, depth + 16 + depth // 16)
+
+
+def _rank_candidates(
+    query: np.ndarray,
+    values: np.ndarray,
+    cand: np.ndarray,
+    err: np.ndarray,
+    gallery: _Gallery,
+    depth: int,
+    cuts: np.ndarray,
+    full_scores: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``depth`` of a block (query (B, D), float32 scores (B, G), error bounds (B,)), with the split
-    after every position in ``cuts`` (1 <= c <= depth) exactly that of the brute force."""
-    n_rows, n_gallery = scores.shape
-    m = min(n_gallery, depth + 16 + depth // 16)  # the margin keeps rows ranked from all scores rare
-    values, cand = torch.topk(torch.from_numpy(scores), m, dim=1)  # sorted by float32 score
-    values, cand = values.numpy().astype(np.float64), cand.numpy()
+    """Top ``depth`` of a block of queries (B, D) from their m best float32 scores ``values`` (B, m),
+    sorted descending, gallery indices ``cand`` (B, m), every other score at most the last candidate's,
+    and error bounds ``err`` (B,); the split after every position in ``cuts`` (1 <= c <= depth) is
+    exactly the brute force's. ``full_scores(rows)`` gives all (n, G) float32 scores of those rows."""
+    n_rows, m = values.shape
+    n_gallery = len(gallery.rows)
+    values = values.astype(np.float64)
     slack = 2 * err[:, None]
     near = values[:, :-1] - values[:, 1:] <= slack  # (B, m-1): positions p and p+1 may be swapped
     # Near-tie chains: positions with equal labels are linked by near pairs. A chain that crosses a cut
@@ -311,9 +394,10 @@ def _rank_block(
         order = np.lexsort((cand[redo], -key), axis=1)[:, :depth]
         sims[redo] = np.take_along_axis(key, order, 1)
         idx[redo] = np.take_along_axis(cand[redo], order, 1)
-    for i in np.flatnonzero(incomplete):
-        members = np.flatnonzero(scores[i] >= values[i, depth - 1] - slack[i, 0])
-        sims[i], idx[i] = _top_of_set(query[i], scores[i], err[i] == 0, members, gallery, depth)
+    whole = np.flatnonzero(incomplete)
+    for i, scores in zip(whole, full_scores(whole) if len(whole) else (), strict=True):
+        members = np.flatnonzero(scores >= values[i, depth - 1] - slack[i, 0])
+        sims[i], idx[i] = _top_of_set(query[i], scores, err[i] == 0, members, gallery, depth)
     return sims, idx
 
 
@@ -346,10 +430,36 @@ def rank_neighbours(
     store = _Gallery(gallery)
     sims = np.empty((n_query, depth))
     idx = np.empty((n_query, depth), dtype=np.int64)
+    m = _margin(depth, n_gallery)
     block = max(1, min(n_query, _BLOCK_SCORES // n_gallery))
-    buffer = np.empty((block, n_gallery), dtype=np.float32)
+    buffer = torch.empty(block, n_gallery, dtype=torch.float32).numpy()  # 64-byte aligned: faster
+    # FAISS selects as it multiplies; where many rows need all their scores (collapsed features, ties
+    # everywhere) that would cost a second product, so the search goes on with product + topk.
+    index = _faiss_index(gallery) if m < n_gallery and faiss_usable() else None
     for s in range(0, n_query, block):
         rows = slice(s, s + block)
-        scores = matmul(query[rows], gallery, buffer[: len(query[rows])])  # reused: no page faults
-        sims[rows], idx[rows] = _rank_block(query[rows], scores, err[rows], store, depth, positions)
+        q = query[rows]
+        whole_rows = []
+
+        def product(which: np.ndarray, q=q, whole_rows=whole_rows) -> np.ndarray:
+            whole_rows.append(len(which))
+            out = buffer if len(which) <= len(buffer) else np.empty((len(which), n_gallery), np.float32)
+            return matmul(q[which], gallery, out[: len(which)])
+
+        if index is not None:
+            block_values, block_cand = index.search(q, m)
+            full_scores = product
+        else:
+            scores = product(np.arange(len(q)))
+            top = torch.topk(torch.from_numpy(scores), m, dim=1)  # sorted by float32 score
+            block_values, block_cand = top.values.numpy(), top.indices.numpy()
+
+            def full_scores(which: np.ndarray, scores=scores) -> np.ndarray:
+                return scores[which]
+
+        sims[rows], idx[rows] = _rank_candidates(
+            q, block_values, block_cand, err[rows], store, depth, positions, full_scores
+        )
+        if index is not None and sum(whole_rows) > len(q) // 4:
+            index = None
     return sims, idx
