@@ -245,3 +245,23 @@ def test_ssl_video_eval_on_cached_features_equals_the_brute_force(tmp_path, caps
     assert retrieval == pytest.approx(brute_force_recall(qx, qy, gx, gy), abs=0)
     knn = json.loads((tmp_path / "knn.json").read_text())["metrics"]
     assert knn == topk_accuracy(brute_force_knn(gx, gy, qx, num_classes), qy)
+
+
+def test_dense_high_dimensional_features_take_float64_scores_and_stay_exact():
+    """VCOP's pool5 features (9216-d, non-negative): similarities are packed so tightly that float32
+    cannot order most neighbours; the search scores such blocks in float64 and stays exact."""
+    rng = np.random.default_rng(11)
+    d, num_classes = 4096, 30
+    centres = np.maximum(rng.normal(size=(num_classes, d)), 0)
+    ql, gl = rng.integers(0, num_classes, 600), rng.integers(0, num_classes, 1500)
+    q = np.maximum(0.3 * centres[ql] + rng.normal(size=(600, d)), 0).astype(np.float32)
+    g = np.maximum(0.3 * centres[gl] + rng.normal(size=(1500, d)), 0).astype(np.float32)
+    qn, gn = l2_normalize(q), l2_normalize(g)
+    top32 = -np.sort(-(qn @ gn.T), axis=1)[:, :69]
+    near = top32[:, :-1] - top32[:, 1:] <= 2 * neighbours.error_bound(qn, gn)[:, None]
+    assert near.mean() > 0.25  # the premise: float32 cannot order these
+    _, idx = rank_neighbours(qn, gn, 50)
+    np.testing.assert_array_equal(idx, brute_force_order(q, g, 50)[1])
+    assert recall_at_k(q, ql, g, gl, KS) == brute_force_recall(q, ql, g, gl)
+    ref = brute_force_knn(g, gl, q, num_classes)
+    assert topk_accuracy(knn_scores(g, gl, q, num_classes), ql) == topk_accuracy(ref, ql)

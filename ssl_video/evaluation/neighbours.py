@@ -21,6 +21,10 @@ float32 matrix product plus the selection of the best m per query:
    exact similarity and are ordered by (-exact, index); other chains cannot change any cut. With
    identical gallery vectors (collapsed features) one exact similarity per distinct vector is
    computed.
+4. Where near ties are everywhere (dense, high-dimensional features such as VCOP's 9216-d pool5,
+   whose float32 bound is ~5e-4), re-scoring them one by one would cost more than a float64 product:
+   such blocks (and the ones after them) are scored with NumPy's float64 product instead, whose
+   bound is ~1e-12, and ranked the same way.
 
 The matrix product and FAISS are checked once per process before their first use
 (:func:`checked_matmul`, :func:`faiss_usable`) on a problem large enough to take the BLAS path, against
@@ -47,6 +51,9 @@ _U32, _U64 = 2.0**-24, 2.0**-53  # unit roundoff of float32 and float64
 _TINY = 2.0**-126  # smallest normal float32: covers products flushed to zero
 _BLOCK_SCORES = 1 << 24  # float32 scores per block of queries (64 MiB)
 _EXACT_BUDGET = 1 << 22  # float64 products per chunk of exact similarities (32 MiB)
+# An elementwise exact similarity costs about as much as this many (query, gallery) scores of a
+# float64 matrix product (measured here: ~3 ns per float64 product elementwise, ~0.02 ns in BLAS).
+_EXACT_COST = 150
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -121,17 +128,18 @@ def exact_pair_sims(query: np.ndarray, gallery: np.ndarray, rows: np.ndarray, co
     return sims[inverse.ravel()]
 
 
-def error_bound(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """(Q,) float64: per query, a bound on |float32 score - exact similarity| over the whole gallery.
+def error_bound(query: np.ndarray, gallery: np.ndarray, unit: float = _U32) -> np.ndarray:
+    """(Q,) float64: per query, a bound on |score - exact similarity| over the whole gallery, for
+    scores summed in float32 (``unit`` = 2^-24, the default) or float64 (2^-53) from float32 inputs.
 
     gamma_D = D u / (1 - D u) bounds the rounding of a sum of D products in any order (with or without
     FMA), times |q| max|g| by Cauchy-Schwarz; the float64 reference's own rounding and products
     flushed to zero are added. Zero for a zero query (its scores are exactly 0).
     """
     d = query.shape[1]
-    if d * _U32 >= 0.5:
-        raise ValueError(f"feature dimension {d} is too large for a float32 error bound")
-    gamma = d * _U32 / (1 - d * _U32) + d * _U64 / (1 - d * _U64)
+    if d * unit >= 0.5:
+        raise ValueError(f"feature dimension {d} is too large for an error bound")
+    gamma = d * unit / (1 - d * unit) + d * _U64 / (1 - d * _U64)
     # float32 norms are within d * u of the exact ones: inflated by twice that, they bound them
     inflate = 1 + 2 * (d + 2) * _U32
     g_max = float(np.sqrt(np.einsum("ij,ij->i", gallery, gallery)).max()) * inflate if len(gallery) else 0.0
@@ -362,7 +370,8 @@ def _rank_candidates(
     depth: int,
     cuts: np.ndarray,
     full_scores: Callable[[np.ndarray], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+    refuse_costly: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Top ``depth`` of a block of queries (B, D) from their m best float32 scores ``values`` (B, m),
     sorted descending, gallery indices ``cand`` (B, m), every other score at most the last candidate's,
     and error bounds ``err`` (B,); the split after every position in ``cuts`` (1 <= c <= depth) is
@@ -385,6 +394,8 @@ def _rank_candidates(
     if m < n_gallery:  # the last candidate may tie into the top depth: rank the row from all its scores
         incomplete = values[:, m - 1] >= values[:, depth - 1] - slack[:, 0]
     flagged &= ~incomplete[:, None]
+    if refuse_costly and _EXACT_COST * int(flagged.sum()) > n_rows * n_gallery:
+        return None  # re-scoring these near ties elementwise would cost more than a float64 product
     sims, idx = values[:, :depth].copy(), cand[:, :depth].copy()
     redo = np.flatnonzero(flagged.any(1))
     if len(redo):
@@ -436,6 +447,13 @@ def rank_neighbours(
     # FAISS selects as it multiplies; where many rows need all their scores (collapsed features, ties
     # everywhere) that would cost a second product, so the search goes on with product + topk.
     index = _faiss_index(gallery) if m < n_gallery and faiss_usable() else None
+    cache64: list[np.ndarray] = []  # the gallery in float64, once a block needs float64 scores
+
+    def gallery64() -> np.ndarray:
+        if not cache64:
+            cache64.append(gallery.astype(np.float64))
+        return cache64[0]
+
     for s in range(0, n_query, block):
         rows = slice(s, s + block)
         q = query[rows]
@@ -446,7 +464,9 @@ def rank_neighbours(
             out = buffer if len(which) <= len(buffer) else np.empty((len(which), n_gallery), np.float32)
             return matmul(q[which], gallery, out[: len(which)])
 
-        if index is not None:
+        if cache64:  # an earlier block needed float64 scores: these features will too
+            block_values = block_cand = full_scores = None
+        elif index is not None:
             block_values, block_cand = index.search(q, m)
             full_scores = product
         else:
@@ -457,9 +477,23 @@ def rank_neighbours(
             def full_scores(which: np.ndarray, scores=scores) -> np.ndarray:
                 return scores[which]
 
-        sims[rows], idx[rows] = _rank_candidates(
-            q, block_values, block_cand, err[rows], store, depth, positions, full_scores
-        )
+        ranked = None
+        if not cache64:
+            ranked = _rank_candidates(
+                q, block_values, block_cand, err[rows], store, depth, positions, full_scores, True
+            )
+        if ranked is None:  # near ties everywhere (e.g. dense 9216-d pool5 features): float64 scores
+            scores64 = np.matmul(q.astype(np.float64), gallery64().T)  # NumPy's BLAS: not interceptable
+            top = torch.topk(torch.from_numpy(scores64), m, dim=1)
+
+            def exact_rows(which: np.ndarray, scores=scores64) -> np.ndarray:
+                return scores[which]
+
+            err64 = error_bound(q, gallery, _U64)
+            ranked = _rank_candidates(
+                q, top.values.numpy(), top.indices.numpy(), err64, store, depth, positions, exact_rows
+            )
+        sims[rows], idx[rows] = ranked
         if index is not None and sum(whole_rows) > len(q) // 4:
             index = None
     return sims, idx
