@@ -226,6 +226,7 @@ def cmd_eval(args) -> int:
     import yaml
 
     from .evaluation import FeatureCache, evaluate, list_protocols, load_protocol
+    from .evaluation.protocols import evaluation_seeds
     from .io_utils import atomic_write_json
     from .results import ResultStore
     from .results.record import make_record
@@ -292,18 +293,6 @@ def protocol_overrides(overrides: dict, name: str, names) -> dict:
     if not isinstance(own, dict):
         raise ConfigError(f"override '{name}={own}': a protocol name needs a key, e.g. {name}.epochs=10")
     return deep_merge(shared, own)
-
-
-def evaluation_seeds(protocol, requested: list[int] | None) -> list[int]:
-    """Seeds to run: one (0) for deterministic protocols; else ``requested``, or by default 0
-    (lowshot: its draws 0..draws-1)."""
-    from .evaluation.protocols import is_stochastic
-
-    if not is_stochastic(protocol):
-        return [0]
-    if requested:
-        return sorted(set(requested))
-    return list(range(getattr(protocol, "draws", 1)))
 
 
 def _encoders_to_evaluate(args):

@@ -75,22 +75,20 @@ def _fsync_file(path: Path) -> None:
 
 def _publish_exclusive(tmp: Path, path: Path) -> None:
     """Give ``tmp``'s content the name ``path`` only if ``path`` does not exist (FileExistsError)."""
+    taken = FileExistsError(errno.EEXIST, "already exists, not overwritten", str(path))
     try:
         os.link(tmp, path)
         return
     except FileExistsError:
-        pass
+        raise taken from None
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise
-        try:  # no hard links here: claim the name, then rename the complete file over the claim
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            pass
-        else:
-            os.replace(tmp, path)
-            return
-    raise FileExistsError(errno.EEXIST, "already exists, not overwritten", str(path))
+    try:  # no hard links here: claim the name, then rename the complete file over the claim
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise taken from None
+    os.replace(tmp, path)
 
 
 @contextmanager

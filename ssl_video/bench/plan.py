@@ -152,9 +152,9 @@ def _eval_argv(matrix: Matrix, entry, ds: DatasetEntry, encoder_path: Path, chec
 def expand(matrix: Matrix) -> BenchPlan:
     """All pretraining and evaluation runs of ``matrix``; every config and protocol is resolved and
     checked here, so a bad override fails before anything is submitted."""
-    from ..cli import evaluation_seeds  # the seeds under which `ssl-video eval` stores its results
     from ..encoders import list_encoders
     from ..evaluation import protocol_identity
+    from ..evaluation.protocols import evaluation_seeds  # the seeds `ssl-video eval` stores results under
 
     known = list_encoders()
     for i, enc in enumerate(matrix.encoders):

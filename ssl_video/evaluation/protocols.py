@@ -245,6 +245,16 @@ def is_stochastic(protocol: Protocol) -> bool:
     return not isinstance(protocol, RetrievalProtocol | KnnProtocol)
 
 
+def evaluation_seeds(protocol: Protocol, requested: list[int] | None) -> list[int]:
+    """Seeds under which a protocol's results are run and stored: one (0) for deterministic protocols;
+    else ``requested``, or by default 0 (lowshot: its draws 0..draws-1)."""
+    if not is_stochastic(protocol):
+        return [0]
+    if requested:
+        return sorted(set(requested))
+    return list(range(getattr(protocol, "draws", 1)))
+
+
 def protocol_identity(protocol: Protocol) -> dict[str, Any]:
     """``{"name", "version", "hash", "settings"}`` as stored beside every number."""
     settings = dataclasses.asdict(protocol)
