@@ -157,6 +157,29 @@ def test_near_ties_at_real_size_give_the_brute_force_order():
     assert recall_at_k(q, labels, g, labels, KS) == brute_force_recall(q, labels, g, labels)
 
 
+def test_cut_sets_equal_the_brute_force_with_ties_and_near_ties_at_every_cut():
+    """Features on a coarse grid (many exact ties) plus tiny perturbations (near ties below the float32
+    bound) and duplicates: with cuts, the set of the first c neighbours is the brute force's for each c."""
+    rng = np.random.default_rng(11)
+    base = np.round(rng.standard_normal((3000, 64)) * 2) / 2
+    q = (base[:1500] + 1e-7 * rng.standard_normal((1500, 64))).astype(np.float32)
+    g = (base[1500:] + 1e-7 * rng.standard_normal((1500, 64)) * (rng.random((1500, 1)) < 0.5)).astype(
+        np.float32
+    )
+    g[700:800] = g[:100]
+    cuts = (1, 5, 10, 20, 50, 200)
+    _, want = brute_force_order(q, g, 200)  # normalises q and g once, as below
+    q, g = l2_normalize(q), l2_normalize(g)
+    for block_scores in (neighbours._BLOCK_SCORES, 1500 * 97):  # one block, and several
+        neighbours._BLOCK_SCORES, saved = block_scores, neighbours._BLOCK_SCORES
+        try:
+            _, idx = rank_neighbours(q, g, 200, cuts=cuts)
+        finally:
+            neighbours._BLOCK_SCORES = saved
+        for c in cuts:
+            assert np.array_equal(np.sort(idx[:, :c], 1), np.sort(want[:, :c], 1)), c
+
+
 def test_collapsed_and_zero_features_rank_by_gallery_index():
     rng = np.random.default_rng(6)
     same = np.tile(rng.normal(size=(1, 512)).astype(np.float32), (2000, 1))  # a collapsed encoder

@@ -33,16 +33,17 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, ks=(1, 5), ok: np.ndar
 
 
 def _class_order(scores: np.ndarray) -> np.ndarray:
-    """(N, C) scores -> (N, C) class indices by (-score, class index)."""
-    return np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)
+    """(N, C) scores -> (N, C) class indices by (-score, class index) (a stable sort keeps equal scores
+    in class order)."""
+    return np.argsort(-scores, axis=1, kind="stable")
 
 
 def _vote(sims: np.ndarray, idx: np.ndarray, labels: np.ndarray, num_classes: int, temperature: float):
     """(M, k) similarities and train indices -> (M, C) summed exp(sim / T) per class, in column order."""
-    scores = np.zeros((sims.shape[0], num_classes))
-    rows = np.repeat(np.arange(sims.shape[0]), sims.shape[1])
-    np.add.at(scores, (rows, labels[idx].ravel()), np.exp(sims / temperature).ravel())
-    return scores
+    n = sims.shape[0]
+    cells = (np.arange(n)[:, None] * num_classes + labels[idx]).ravel()  # (M * k,) flat (row, class)
+    weights = np.exp(sims / temperature).ravel()
+    return np.bincount(cells, weights, minlength=n * num_classes).reshape(n, num_classes)
 
 
 def _contested(scores: np.ndarray, tolerance: np.ndarray, ranks) -> np.ndarray:
