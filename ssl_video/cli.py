@@ -26,9 +26,10 @@ protocol name (finetune.epochs=10) applies to that protocol only, the others to 
 Seeds: retrieval and kNN are deterministic and run once (seed 0); linear, finetune and lowshot run
 every --eval-seed (default: 0; lowshot: its draws 0..draws-1), one stored result per seed, and
 tables show mean ± std over them.
-Results go to the store (one JSON per checkpoint, protocol, dataset, fold and seed); a result the store
-already holds is skipped unless --force. Features are cached, so protocols that share an extraction
-decode each video once. 'retrieval' is short for retrieval_vcop."""
+Results go to the store (one JSON per checkpoint, protocol, dataset, fold and seed, with each test
+video's hit and the chance level); a result the store already holds is skipped unless --force.
+Features are cached, so protocols that share an extraction decode each video once. 'retrieval' is
+short for retrieval_vcop."""
 
 EPILOG_PRETRAIN = """examples:
   ssl-video pretrain vcop data.root=data/ucf101 train.out_dir=runs/vcop
@@ -125,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", help="also write the last result record (JSON) here")
 
-    p = sub.add_parser("table", help="render comparison tables (md, csv, tex, html, png) from the store")
+    p = sub.add_parser(
+        "table",
+        help="render comparison tables (md, csv, tex, html, png) from the store: mean ± seed std, chance, "
+        "and each row's difference to random init with a 95%% bootstrap interval",
+    )
     p.add_argument("--store", default="results/store", help="result store folder (default results/store)")
     p.add_argument("--dataset", required=True, help="dataset name as stored (the --name given to eval)")
     p.add_argument(

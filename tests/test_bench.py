@@ -247,8 +247,9 @@ def test_local_run_then_nothing_twice_then_table(tiny_synth, tmp_path, capsys):
     # tables: one row per (method, encoder); each cell is mean ± std over the 2 pretraining seeds
     assert main(["bench", "collect", path]) == 0
     table = bench / "tables" / "synth"
-    rows = list(csv.DictReader(table.with_suffix(".csv").open()))
+    *rows, chance = list(csv.DictReader(table.with_suffix(".csv").open()))
     assert [(r["method"], r["encoder"]) for r in rows] == [("vcop", "r3d_tiny"), ("supervised", "r3d_tiny")]
+    assert chance["method"] == "chance" and float(chance["knn@v1 top1 mean"]) > 0
     for row in rows:
         assert row["knn@v1 top1 n"] == "2" and row["retrieval_vcop@v1 R@1 n"] == "2"
         for method_records in [[r for r in records if r["checkpoint"]["method"] == row["method"]]]:

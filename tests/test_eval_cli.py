@@ -103,6 +103,13 @@ def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
     assert settings["lowshot"]["shots"] == [1] and settings["knn"]["clip_len"] == 4
     draws = sorted(r["seed"] for r in records if r["protocol"]["name"] == "lowshot")
     assert draws == [0, 0, 1, 1]
+    # every record carries each test video's hit for its per-video metrics, and their rate is the metric
+    for r in records:
+        outcomes = r["per_video"]["outcomes"]
+        assert r["per_video"]["n"] == r["config"]["n_test"] and set(r["chance"]) == set(outcomes)
+        for metric, text in outcomes.items():
+            rate = 100.0 * (text.count("1") / len(text))
+            assert rate == r["metrics"][metric], (r["protocol"]["name"], metric)
 
     # a second run finds every result in the store: nothing is evaluated or decoded again
     mtimes = {p: p.stat().st_mtime_ns for p in store.paths()}
@@ -116,7 +123,8 @@ def test_eval_all_then_table_and_nothing_twice(tiny_synth, tmp_path, capsys):
     assert main(["table", "--store", str(tmp_path / "store"), "--dataset", "synth", "--out", str(stem)]) == 0
     md = stem.with_suffix(".md").read_text()
     rows = [line for line in md.splitlines() if line.startswith("| vcop") or line.startswith("| random_init")]
-    assert len(rows) == 2, md
+    assert len(rows) == 3, md  # vcop, random init, and vcop's row of differences to random init
+    assert "### Difference to random init" in md and "(no CI)" not in md and "| chance |" in md
     for suffix in (".csv", ".tex", ".html"):
         assert stem.with_suffix(suffix).exists()
 

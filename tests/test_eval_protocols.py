@@ -310,17 +310,21 @@ def test_linear_probe_separable_and_shuffled():
     t = t + 0.3 * rng.normal(size=t.shape).astype(np.float32)
     protocol = LinearProtocol(epochs=30, batch_size=64)
     ones = np.ones(200, bool)
-    good = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
+    good, good_hits = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
     assert good["top1"] >= 99.0 and good["mean_class_acc"] >= 99.0 and good["top5"] == 100.0
-    again = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
+    again, _ = linear_metrics(protocol, (x, y, ones), (t, ty, ones), num_classes, seed=0)
     assert again == good  # fixed seed: identical numbers
+    # per-video hits: their hit rate is the metric, exactly
+    assert {k: 100.0 * (int(h.sum()) / h.size) for k, h in good_hits.items()} == {
+        k: good[k] for k in ("top1", "top5")
+    }
     shuffled = rng.permutation(y)
-    chance = linear_metrics(protocol, (x, shuffled, ones), (t, ty, ones), num_classes, seed=0)
+    chance, _ = linear_metrics(protocol, (x, shuffled, ones), (t, ty, ones), num_classes, seed=0)
     assert chance["top1"] < 40.0  # chance is 20 %
     ok = ones.copy()
     ok[:100] = False  # failed test videos count as misses
-    half = linear_metrics(protocol, (x, y, ones), (t, ty, ok), num_classes, seed=0)
-    assert half["top1"] <= 50.0 + 1e-9
+    half, half_hits = linear_metrics(protocol, (x, y, ones), (t, ty, ok), num_classes, seed=0)
+    assert half["top1"] <= 50.0 + 1e-9 and not half_hits["top1"][:100].any()
 
 
 def test_mean_class_accuracy():

@@ -122,11 +122,12 @@ def test_view_metrics_against_direct_computation():
     labels = rng.integers(0, c, n)
     ok = np.ones(n, bool)
     ok[:5] = False
-    m = view_metrics(probs, labels, ok)
+    m, hits = view_metrics(probs, labels, ok)
     view_hits = (probs.argmax(2) == labels[:, None]) & ok[:, None]
     assert m["clip_top1"] == pytest.approx(100 * view_hits.mean())
     mean = probs.mean(1)
     assert m["top1"] == pytest.approx(100 * ((mean.argmax(1) == labels) & ok).mean())
+    assert np.array_equal(hits["top1"], (mean.argmax(1) == labels) & ok) and set(hits) == {"top1", "top5"}
     top5 = np.argsort(-mean, axis=1)[:, :5]
     assert m["top5"] == pytest.approx(100 * (((top5 == labels[:, None]).any(1)) & ok).mean())
     pred = mean.argmax(1)
@@ -161,10 +162,11 @@ def test_lowshot_one_shot_on_separable_features_and_chance_on_noise():
     t = (centres[ty] + rng.normal(size=(100, 32))).astype(np.float32)
     protocol = LowshotProtocol(shots=(1, 10), examples=(50,), epochs=50)
     ones, tones = np.ones(200, bool), np.ones(100, bool)
-    m = lowshot_metrics(protocol, (x, y, ones), (t, ty, tones), 5, seed=0)
-    assert set(m) == {"top1_1shot", "top1_10shot", "top1_50ex"}
+    m, hits = lowshot_metrics(protocol, (x, y, ones), (t, ty, tones), 5, seed=0)
+    assert set(m) == set(hits) == {"top1_1shot", "top1_10shot", "top1_50ex"}
+    assert all(m[k] == 100.0 * (int(hits[k].sum()) / 100) for k in m)
     assert m["top1_10shot"] >= 95.0 and m["top1_1shot"] >= 80.0
-    noise = lowshot_metrics(protocol, (rng.normal(size=(200, 32)).astype(np.float32), y, ones),
+    noise, _ = lowshot_metrics(protocol, (rng.normal(size=(200, 32)).astype(np.float32), y, ones),
                             (t, ty, tones), 5, seed=0)  # fmt: skip
     assert noise["top1_10shot"] <= 45.0  # chance is 20 %
 

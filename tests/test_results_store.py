@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ssl_video.results.store import SCHEMA, ResultKey, ResultStore, code_version, key_of, validate_record
+from ssl_video.results.store import SCHEMA_V1, ResultKey, ResultStore, code_version, key_of, validate_record
 
 
 def make_record(
@@ -23,9 +23,9 @@ def make_record(
     fold: int = 1,
     phash: str = "0123456789abcdef",
 ) -> dict:
-    """A valid result record; every field the schema asks for."""
+    """A valid result record of schema ``/1`` (without per-video outcomes); every field it asks for."""
     return {
-        "schema": SCHEMA,
+        "schema": SCHEMA_V1,
         "checkpoint": {
             "id": ckpt or f"{method}-{encoder}-s0",
             "path": None if method == "random_init" else f"runs/{method}/encoder.pt",

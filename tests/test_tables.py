@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from test_results_store import make_record
 
-from ssl_video.results.store import ResultStore
+from ssl_video.results.outcomes import encode_hits, hit_rate
+from ssl_video.results.store import SCHEMA, ResultStore, validate_record
 from ssl_video.results.tables import Column, Row, build_table, default_columns, render_tables, to_latex
 
 VCOP = {0: 6.9, 1: 8.1, 2: 7.4}
@@ -89,18 +90,22 @@ def test_statistics_do_not_depend_on_record_order():
     assert build_table(recs).cells == build_table(shuffled).cells
 
 
-def test_bold_marks_best_and_ties(tmp_path, store):
+def test_old_records_render_without_intervals_or_bold_and_the_footer_says_so(tmp_path, store):
+    """Schema /1 records (no per-video outcomes): differences without an interval, no mark, no bold."""
     paths = render_tables(store.records(), tmp_path / "out" / "table", title="Demo")
     md = paths["md"].read_text()
-    assert "| supervised | r3d_tiny | – | **20.0 (n=1)** |" in md
-    assert "**40.5 ± 0.7**" in md  # the only kNN row is the best of its column
-    assert md.count("**") == 2 * 4  # one bold cell per column
-    assert "\\textbf{20.0 (n=1)}" in paths["tex"].read_text()
-    assert "<b>20.0 (n=1)</b>" in paths["html"].read_text()
-    tie = [make_record("a", metrics={"R@1": 5.01}), make_record("b", metrics={"R@1": 4.99})]
-    table = build_table(tie)
-    col = Column("retrieval_vcop", 1, "R@1")
-    assert table.is_best(Row("a", "r3d_tiny"), col) and table.is_best(Row("b", "r3d_tiny"), col)
+    assert "| supervised | r3d_tiny | – | 20.0 (n=1) |" in md  # the best mean, but nothing says it is better
+    assert (
+        "**" not in md
+        and "\\textbf" not in paths["tex"].read_text()
+        and "<b>" not in paths["html"].read_text()
+    )
+    assert "↑" not in md.split("\n- ")[0] and "↓" not in md.split("\n- ")[0]
+    assert "### Difference to random init (percentage points, 95 % CI)" in md
+    assert "| vcop | r3d_tiny | – | +4.2 (no CI) | +12.7 (no CI) | +16.9 (no CI) |" in md
+    assert "| chance |  | – | – | – | – |" in md  # not recorded before schema /2
+    assert "- 9 of 9 results have no per-video outcomes (written before schema ssl_video.result/2)" in md
+    assert "(no CI): 9 of 9 differences have no interval" in md
 
 
 def test_footer_names_protocols_hashes_fingerprint_and_code(tmp_path, store):
@@ -126,6 +131,7 @@ def test_csv_is_machine_readable(tmp_path, store):
         ("vcop", "r3d_tiny"),
         ("random_init", "r3d_tiny"),
         ("supervised", "r3d_tiny"),
+        ("chance", ""),
     ]
     vcop = rows[1]
     values = np.array(list(VCOP.values()))
@@ -136,6 +142,12 @@ def test_csv_is_machine_readable(tmp_path, store):
     assert vcop["pretrain_config_hash"] == "" and vcop["step"] == ""  # older records: neither recorded
     assert rows[3]["retrieval_vcop@v1 R@1 std"] == "" and rows[3]["retrieval_vcop@v1 R@1 n"] == "1"
     assert rows[0]["knn@v1 top1 mean"] == "" and rows[0]["knn@v1 top1 n"] == "0"
+    # old records: the difference to random init, without an interval
+    diff = float(vcop["retrieval_vcop@v1 R@1 diff"])
+    assert diff == pytest.approx(values.mean() - np.mean(list(RANDOM.values())))
+    fields = ("diff_low", "diff_high", "significance", "bold")
+    assert [vcop[f"retrieval_vcop@v1 R@1 {k}"] for k in fields] == ["", "", "", ""]
+    assert rows[4]["retrieval_vcop@v1 R@1 mean"] == ""  # chance: not recorded by schema /1 records
 
 
 def test_html_is_static_and_self_contained(tmp_path, store):
@@ -246,13 +258,14 @@ def test_two_steps_of_one_run_are_two_rows_not_an_average(tmp_path):
     md = render_tables(recs, tmp_path / "t", plots=False)["md"].read_text()
     assert "17.5" not in md
     assert "| vcop (step 100) | r3d_tiny | 5.0 (n=1) |" in md
-    assert "| vcop (step 50000) | r3d_tiny | **30.0 (n=1)** |" in md
+    assert "| vcop (step 50000) | r3d_tiny | 30.0 (n=1) |" in md
     assert "| random_init | r3d_tiny | 3.0 (n=1) |" in md  # one experiment: the row looks as before
     rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
     assert [(r["method"], r["step"], r["retrieval_vcop@v1 R@1 mean"]) for r in rows] == [
         ("vcop", "100", "5.0"),
         ("vcop", "50000", "30.0"),
         ("random_init", "", "3.0"),
+        ("chance", "", ""),
     ]
 
 
@@ -331,7 +344,8 @@ def test_folds_mean_of_fold_means_and_pooled_seed_std_as_the_footer_says(tmp_pat
     assert cell.std != pytest.approx(np.concatenate(list(values.values())).std(ddof=1))
     assert cell.n_label == "2x3"
     paths = render_tables(even, tmp_path / "even", plots=False)
-    [row] = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    row, chance = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    assert chance["method"] == "chance"
     assert float(row["retrieval_vcop@v1 R@1 mean"]) == pytest.approx(cell.mean)
     assert float(row["retrieval_vcop@v1 R@1 std"]) == pytest.approx(cell.std)
     counts = [row[f"retrieval_vcop@v1 R@1 {what}"] for what in ("n", "seeds", "folds")]
@@ -374,3 +388,241 @@ def test_experiments_and_folds_render_byte_identically_in_any_order(tmp_path):
     second = render_tables(recs, tmp_path / "b" / "t")
     for key in first:
         assert first[key].read_bytes() == second[key].read_bytes(), key
+
+
+# --------------------------------------------------------------------------------------------
+# Per-video outcomes: differences to random init with paired two-level bootstrap intervals
+# --------------------------------------------------------------------------------------------
+
+KNN = Column("knn", 1, "top1")
+IDS = "c" * 64  # ids_sha256 of the test videos every record below is evaluated on
+
+
+def hits_record(
+    method: str,
+    hits,
+    pretrain_seed: int | None = 0,
+    seed: int = 0,
+    fold: int = 1,
+    ids: str = IDS,
+    chance: float = 25.0,
+) -> dict:
+    """A schema /2 kNN result whose top1 is the hit rate of ``hits`` (one 0/1 per test video)."""
+    hits = np.asarray(hits, dtype=int)
+    rec = make_record(
+        method, seed=seed, ckpt=f"{method}-s{pretrain_seed}", protocol="knn", fold=fold,
+        metrics={"top1": hit_rate(hits)},
+    )  # fmt: skip
+    rec["schema"] = SCHEMA
+    rec["checkpoint"]["pretrain_seed"] = pretrain_seed
+    rec["per_video"] = {"n": len(hits), "ids_sha256": ids, "outcomes": {"top1": encode_hits(hits)}}
+    rec["chance"] = {"top1": chance}
+    validate_record(rec)
+    return rec
+
+
+def draws(rng, p: float, n: int) -> np.ndarray:
+    return (rng.random(n) < p).astype(int)
+
+
+def naive_interval(
+    method: dict, random: dict, resamples: int, rng, resample_seeds: bool = True
+) -> tuple[float, float, float]:
+    """An independent, loop-by-loop two-level paired bootstrap of one fold: ``method`` / ``random`` map
+    a pretraining seed to the list of its results' per-video hits. Returns (low, high, sd) in %.
+    ``resample_seeds=False``: the test videos only (what the table must *not* do)."""
+    n = len(next(iter(method.values()))[0])
+    diffs = []
+    for _ in range(resamples):
+        videos = rng.integers(0, n, n)
+        means = []
+        for side in (method, random):
+            seeds = list(side)
+            chosen = [seeds[i] for i in rng.integers(0, len(seeds), len(seeds))] if resample_seeds else seeds
+            results = [np.asarray(h)[videos].mean() for s in chosen for h in side[s]]
+            means.append(100 * np.mean(results))
+        diffs.append(means[0] - means[1])
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return low, high, float(np.std(diffs))
+
+
+def test_interval_matches_an_independent_bootstrap():
+    """3 pretraining seeds x 2 evaluation seeds against a random init with 2 init seeds x 2 evaluation
+    seeds, 60 test videos: the table's interval equals a naive loop implementation's up to Monte-Carlo
+    error (20,000 resamples each), and its difference is the difference of the cell means."""
+    rng = np.random.default_rng(0)
+    method = {s: [draws(rng, 0.45 + 0.05 * s, 60) for _ in range(2)] for s in range(3)}
+    random_init = {s: [draws(rng, 0.35, 60) for _ in range(2)] for s in range(2)}
+    recs = [hits_record("vcop", h, s, seed=e) for s, hs in method.items() for e, h in enumerate(hs)]
+    recs += [
+        hits_record("random_init", h, s, seed=e) for s, hs in random_init.items() for e, h in enumerate(hs)
+    ]
+    table = build_table(recs, resamples=20_000)
+    vcop, rand = Row("vcop", "r3d_tiny"), Row("random_init", "r3d_tiny")
+    got = table.comparisons[(vcop, KNN)]
+    assert got.difference == pytest.approx(table.cell(vcop, KNN).mean - table.cell(rand, KNN).mean)
+    low, high, sd = naive_interval(method, random_init, 20_000, np.random.default_rng(1))
+    assert sd > 3.0  # a real spread: the tolerance below is a small part of it
+    assert abs(got.low - low) < 0.1 * sd and abs(got.high - high) < 0.1 * sd, (got, low, high, sd)
+    # a bootstrap over the test videos alone is narrower: the seeds' spread is part of the interval
+    videos_only = naive_interval(method, random_init, 20_000, np.random.default_rng(1), resample_seeds=False)
+    assert videos_only[1] - videos_only[0] < (got.high - got.low) - 0.2 * sd
+
+
+def test_resampled_means_equal_a_loop_over_the_drawn_results_and_videos():
+    """The matrix form of one resample equals averaging the drawn results over the drawn videos, fold
+    by fold (2 folds of different sizes, pretraining seeds with 1 and 3 evaluation seeds)."""
+    from ssl_video.results.bootstrap import resampled_means, row_hits
+
+    rng = np.random.default_rng(2)
+    per_seed = {0: 1, 1: 3}  # evaluation seeds of each pretraining seed
+    sizes = {1: 7, 2: 5}
+    hits = {(f, s, e): draws(rng, 0.5, sizes[f]) for f in sizes for s in per_seed for e in range(per_seed[s])}
+    recs = [hits_record("vcop", h, s, seed=e, fold=f, ids=f"{f}" * 64) for (f, s, e), h in hits.items()]
+    row = row_hits(recs, "top1")
+    for _ in range(20):
+        seed_idx = rng.integers(0, 2, 2)
+        video_idx = {f: rng.integers(0, n, n) for f, n in sizes.items()}
+        seed_counts = np.bincount(seed_idx, minlength=2)[None, :].astype(float)
+        video_counts = {
+            (f, f"{f}" * 64, n): np.bincount(video_idx[f], minlength=n)[None, :].astype(float)
+            for f, n in sizes.items()
+        }
+        fold_means = []
+        for f in sizes:
+            results = [hits[(f, s, e)][video_idx[f]].mean() for s in seed_idx for e in range(per_seed[s])]
+            fold_means.append(np.mean(results))
+        want = 100 * np.mean(fold_means)
+        assert resampled_means(row, video_counts, seed_counts)[0] == pytest.approx(want, abs=1e-12)
+
+
+def test_same_outcomes_as_random_init_is_within_noise():
+    rng = np.random.default_rng(3)
+    outcomes = {s: draws(rng, 0.3 + 0.1 * s, 80) for s in range(3)}
+    recs = [hits_record("vcop", h, s) for s, h in outcomes.items()]
+    recs += [hits_record("random_init", h, s) for s, h in outcomes.items()]
+    table = build_table(recs)
+    got = table.comparisons[(Row("vcop", "r3d_tiny"), KNN)]
+    assert got.difference == 0.0 and got.low < 0.0 < got.high and got.mark == "" and got.note is None
+    cell = table.cell(Row("vcop", "r3d_tiny"), KNN)
+    assert table.text(Row("vcop", "r3d_tiny"), KNN) == f"{cell.mean:.1f} ± {cell.std:.1f}"  # no mark
+    assert not table.bold
+
+
+def test_clearly_better_and_clearly_worse_rows_are_marked(tmp_path):
+    rng = np.random.default_rng(4)
+    recs = [hits_record("vcop", draws(rng, 0.9, 100), s) for s in range(3)]
+    recs += [hits_record("opn", draws(rng, 0.02, 100), s) for s in range(3)]
+    recs += [hits_record("random_init", draws(rng, 0.4, 100), s) for s in range(3)]
+    table = build_table(recs)
+    vcop, opn = Row("vcop", "r3d_tiny"), Row("opn", "r3d_tiny")
+    better, worse = table.comparisons[(vcop, KNN)], table.comparisons[(opn, KNN)]
+    assert better.low > 0 and better.mark == "↑" and better.significance == "above"
+    assert worse.high < 0 and worse.mark == "↓" and worse.significance == "below"
+    assert table.text(vcop, KNN).endswith(" ↑") and table.text(opn, KNN).endswith(" ↓")
+    assert table.is_bold(vcop, KNN)  # significantly above every other row
+    paths = render_tables(recs, tmp_path / "t", plots=False)
+    md = paths["md"].read_text()
+    diff = table.difference_text(vcop, KNN)
+    assert diff == f"{better.difference:+.1f} [{better.low:+.1f}, {better.high:+.1f}] ↑"
+    assert f"| vcop | r3d_tiny | {diff} |" in md
+    assert f"| vcop | r3d_tiny | **{table.text(vcop, KNN)}** |" in md
+    assert "One pretraining (or init) seed" not in md  # every row has 3 seeds
+    tex = paths["tex"].read_text()
+    assert "$\\uparrow$" in tex and "$\\downarrow$" in tex and "↑" not in tex
+    rows = {r["method"]: r for r in csv.DictReader(io.StringIO(paths["csv"].read_text()))}
+    assert float(rows["vcop"]["knn@v1 top1 diff_low"]) == better.low  # full precision
+    assert float(rows["vcop"]["knn@v1 top1 diff_high"]) == better.high
+    assert float(rows["vcop"]["knn@v1 top1 diff"]) == better.difference
+    assert (rows["vcop"]["knn@v1 top1 significance"], rows["opn"]["knn@v1 top1 significance"]) == (
+        "above",
+        "below",
+    )
+    assert (rows["vcop"]["knn@v1 top1 bold"], rows["opn"]["knn@v1 top1 bold"]) == ("1", "")
+    assert rows["random_init"]["knn@v1 top1 diff"] == ""
+    assert float(rows["chance"]["knn@v1 top1 mean"]) == 25.0
+    assert "| chance |  | 25.0 |" in md
+
+
+def test_bold_only_when_the_best_is_significantly_better_than_every_row():
+    rng = np.random.default_rng(5)
+    base = {s: draws(rng, 0.8, 100) for s in range(3)}
+    recs = [hits_record("vcop", h, s) for s, h in base.items()]
+    twin = {s: h.copy() for s, h in base.items()}
+    for h in twin.values():
+        h[:2] = 1 - h[:2]  # within noise of vcop
+    recs += [hits_record("aot", h, s) for s, h in twin.items()]
+    recs += [hits_record("random_init", draws(rng, 0.1, 100), s) for s in range(3)]
+    table = build_table(recs)
+    assert table.comparisons[(Row("vcop", "r3d_tiny"), KNN)].mark == "↑"
+    assert table.comparisons[(Row("aot", "r3d_tiny"), KNN)].mark == "↑"
+    assert not table.bold  # both far above random init, but the best is not clearly above the other
+
+
+def test_intervals_need_the_same_test_videos_and_seeds_in_every_fold():
+    rng = np.random.default_rng(6)
+    rand = [hits_record("random_init", draws(rng, 0.3, 50), 0)]
+    other = build_table(rand + [hits_record("vcop", draws(rng, 0.9, 50), 0, ids="d" * 64)])
+    got = other.comparisons[(Row("vcop", "r3d_tiny"), KNN)]
+    assert got.low is None and got.note == "results on other test videos than random init's"
+    assert other.difference_text(Row("vcop", "r3d_tiny"), KNN).endswith(" (no CI)")
+    assert any(
+        "(no CI): 1 of 1 differences have no interval: 1 with results on other" in f for f in other.footer
+    )
+    # one pretraining seed: an interval of the test sample only, and the footer says so
+    single = build_table(rand + [hits_record("vcop", draws(rng, 0.9, 50), 0)])
+    assert single.comparisons[(Row("vcop", "r3d_tiny"), KNN)].low is not None
+    assert any(
+        "One pretraining (or init) seed in some cells of random_init, vcop" in f for f in single.footer
+    )
+    # seeds 0, 1 in fold 1 but only seed 0 in fold 2
+    uneven = [hits_record("vcop", draws(rng, 0.9, 50), s, fold=f) for s, f in ((0, 1), (1, 1), (0, 2))]
+    uneven += [hits_record("random_init", draws(rng, 0.3, 50), 0, fold=f) for f in (1, 2)]
+    got = build_table(uneven).comparisons[(Row("vcop", "r3d_tiny"), KNN)]
+    assert got.low is None and got.note == "pretraining seeds that differ between folds"
+    # a random init row without per-video outcomes (schema /1): no interval for anyone
+    old = make_record("random_init", protocol="knn", metrics={"top1": 30.0})
+    got = build_table([old, hits_record("vcop", draws(rng, 0.9, 50), 0)]).comparisons[
+        (Row("vcop", "r3d_tiny"), KNN)
+    ]
+    assert got.low is None and "per-video outcomes" in got.note
+
+
+def test_rows_without_one_random_init_of_their_encoder_get_no_differences():
+    rng = np.random.default_rng(8)
+    none = build_table([hits_record("vcop", draws(rng, 0.5, 30), 0)])
+    assert not none.comparisons and not none.difference_rows
+    assert "Encoder r3d_tiny: no random_init row; its rows have no differences." in none.footer
+    two = [hits_record("vcop", draws(rng, 0.5, 30), 0)]
+    for cfg in ("1" * 16, "2" * 16):
+        rec = hits_record("random_init", draws(rng, 0.3, 30), 0)
+        rec["checkpoint"].update(pretrain_config_hash=cfg, id=f"random_init-{cfg[0]}")
+        two.append(rec)
+    table = build_table(two)
+    assert not table.comparisons
+    assert any(line.startswith("Encoder r3d_tiny: several random_init rows (random_init (cfg 11111111)")
+               for line in table.footer)  # fmt: skip
+    empty = build_table([hits_record("vcop", [], 0), hits_record("random_init", [], 0)])
+    assert empty.comparisons[(Row("vcop", "r3d_tiny"), KNN)].note == "no test videos"
+
+
+def test_significance_renders_byte_identically_in_any_order(tmp_path):
+    rng = np.random.default_rng(7)
+    recs = [
+        hits_record(m, draws(rng, p, 40), s, seed=e, fold=f, ids=f"{f}" * 64)
+        for m, p in (("vcop", 0.6), ("opn", 0.4), ("random_init", 0.35))
+        for s in range(3)
+        for f in (1, 2)
+        for e in range(2)
+    ]
+    first = render_tables(recs, tmp_path / "a" / "t", plots=False)
+    random.Random(5).shuffle(recs)
+    second = render_tables(recs, tmp_path / "b" / "t", plots=False)
+    for key in first:
+        assert first[key].read_bytes() == second[key].read_bytes(), key
+    # an interval does not depend on which other rows the table has
+    alone = build_table([r for r in recs if r["checkpoint"]["method"] != "opn"])
+    full = build_table(recs)
+    assert (
+        alone.comparisons[(Row("vcop", "r3d_tiny"), KNN)] == full.comparisons[(Row("vcop", "r3d_tiny"), KNN)]
+    )

@@ -3,7 +3,7 @@ feature extractor and its on-disk cache, and ``evaluate`` that runs any protocol
 
 from .cache import FeatureCache, extract_features, state_dict_hash
 from .features import clip_indices, dense_window_indices, extract_video_features, multi_clip_indices, pool5
-from .knn import knn_scores, topk_accuracy
+from .knn import knn_scores, topk_accuracy, topk_chance, topk_hits
 from .linear import mean_class_accuracy, train_linear
 from .neighbours import center_and_normalize, l2_normalize, rank_neighbours
 from .protocol import protocol_hash
@@ -19,7 +19,7 @@ from .protocols import (
     load_protocol,
     protocol_identity,
 )
-from .retrieval import recall_at_k, run_retrieval
+from .retrieval import recall_at_k, recall_chance, recall_hits, run_retrieval
 from .runner import evaluate
 
 __all__ = [
@@ -48,8 +48,12 @@ __all__ = [
     "protocol_identity",
     "rank_neighbours",
     "recall_at_k",
+    "recall_chance",
+    "recall_hits",
     "run_retrieval",
     "state_dict_hash",
     "topk_accuracy",
+    "topk_chance",
+    "topk_hits",
     "train_linear",
 ]

@@ -16,20 +16,38 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..results.outcomes import hit_rate
 from .neighbours import error_bound, exact_pair_sims, l2_normalize, rank_neighbours
 from .protocols import KnnProtocol
 
 
-def topk_accuracy(scores: np.ndarray, labels: np.ndarray, ks=(1, 5), ok: np.ndarray | None = None) -> dict:
-    """Top-k accuracy in % from class scores (N, C) and labels (N,); classes are ranked by
-    (-score, class index); rows with ``ok`` False count as misses. k above C means all classes."""
+def topk_hits(
+    scores: np.ndarray, labels: np.ndarray, ks=(1, 5), ok: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Per-video top-k correctness ``{"top<k>": (N,) bool}`` from class scores (N, C) and labels (N,);
+    classes are ranked by (-score, class index); rows with ``ok`` False are misses. k above C means
+    all classes."""
     n, c = scores.shape
     order = _class_order(scores)
     hits = order == np.asarray(labels)[:, None]  # (N, C): at most one True per row
     if ok is not None:
         hits &= np.asarray(ok, dtype=bool)[:, None]
     rank = np.where(hits.any(1), hits.argmax(1), c)
-    return {f"top{k}": float(100.0 * np.mean(rank < min(k, c))) if n else 0.0 for k in ks}
+    return {f"top{k}": rank < min(k, c) for k in ks}
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray, ks=(1, 5), ok: np.ndarray | None = None) -> dict:
+    """Top-k accuracy in %: the :func:`~ssl_video.results.outcomes.hit_rate` of :func:`topk_hits`."""
+    return {name: hit_rate(hits) for name, hits in topk_hits(scores, labels, ks, ok).items()}
+
+
+def topk_chance(ks, num_classes: int) -> dict[str, float]:
+    """Chance level of top-k accuracy in %: ``100 * min(k, C) / C``, the expected accuracy of a
+    classifier that ranks the C classes uniformly at random (the same for every video, whatever the
+    class frequencies; unlike the majority-class rate it needs no knowledge of the labels)."""
+    if num_classes < 1:
+        raise ValueError(f"top-k chance needs at least one class, got {num_classes}")
+    return {f"top{k}": 100.0 * (min(k, num_classes) / num_classes) for k in ks}
 
 
 def _class_order(scores: np.ndarray) -> np.ndarray:
@@ -123,9 +141,11 @@ def knn_metrics(
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
     num_classes: int,
-) -> dict[str, float]:
-    """top1 / top5 (%) on the test split with the usable train videos as memory bank; inputs are
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(metrics, hits): top1 / top5 (%) on the test split with the usable train videos as memory bank,
+    and each metric's per-test-video hits ((M,) bool, the metric is their hit rate). Inputs are
     (features (N, D), labels (N,), ok (N,)) per split; failed test videos count as misses."""
     (x, y, x_ok), (t, ty, t_ok) = train, test
     scores = knn_scores(x[x_ok], y[x_ok], t, num_classes, protocol.k, protocol.temperature)
-    return topk_accuracy(scores, ty, (1, 5), t_ok)
+    hits = topk_hits(scores, ty, (1, 5), t_ok)
+    return {name: hit_rate(h) for name, h in hits.items()}, hits

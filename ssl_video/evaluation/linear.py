@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .knn import topk_accuracy
+from ..results.outcomes import hit_rate
+from .knn import topk_hits
 from .neighbours import l2_normalize
 from .protocols import LinearProtocol
 
@@ -67,14 +68,17 @@ def linear_metrics(
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
     num_classes: int,
     seed: int = 0,
-) -> dict[str, float]:
-    """Train on the usable train videos, report top1 / top5 / mean_class_acc (%) on the test split;
-    inputs are (features (N, D), labels (N,), ok (N,)); failed test videos count as misses."""
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Train on the usable train videos; return (metrics, hits): top1 / top5 / mean_class_acc (%) on
+    the test split, and the per-test-video hits ((M,) bool) of top1 and top5, whose hit rates they are
+    (mean class accuracy is not a mean over videos: it has none). Inputs are (features (N, D),
+    labels (N,), ok (N,)); failed test videos count as misses."""
     (x, y, x_ok), (t, ty, t_ok) = train, test
     model = train_linear(x[x_ok], y[x_ok], num_classes, protocol, seed)
     with torch.no_grad():
         scores = model(torch.from_numpy(l2_normalize(t))).double().numpy()
-    metrics = topk_accuracy(scores, ty, (1, 5), t_ok)
+    hits = topk_hits(scores, ty, (1, 5), t_ok)
+    metrics = {name: hit_rate(h) for name, h in hits.items()}
     pred = np.lexsort((np.broadcast_to(np.arange(num_classes), scores.shape), -scores), axis=1)[:, 0]
     metrics["mean_class_acc"] = mean_class_accuracy(pred, np.asarray(ty), np.asarray(t_ok, dtype=bool))
-    return metrics
+    return metrics, hits

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .knn import topk_accuracy
+from ..results.outcomes import hit_rate
+from .knn import topk_hits
 from .linear import train_linear
 from .neighbours import l2_normalize
 
@@ -47,18 +48,19 @@ def lowshot_metrics(
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
     num_classes: int,
     seed: int = 0,
-) -> dict[str, float]:
-    """``top1_<k>shot`` per shot count and ``top1_<n>ex`` per example count (%, on the test split;
-    failed test videos miss). Inputs are (features (N, D), labels (N,), ok (N,)) per split."""
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(metrics, hits): ``top1_<k>shot`` per shot count and ``top1_<n>ex`` per example count (%, on the
+    test split; failed test videos miss), and each one's per-test-video hits ((M,) bool). Inputs are
+    (features (N, D), labels (N,), ok (N,)) per split."""
     (x, y, x_ok), (t, ty, t_ok) = train, test
     y, x_ok = np.asarray(y), np.asarray(x_ok, dtype=bool)
     regimes = [(f"top1_{k}shot", draw_per_class(y, x_ok, k, seed)) for k in protocol.shots]
     regimes += [(f"top1_{n}ex", draw_examples(x_ok, n, seed)) for n in protocol.examples]
     test_features = torch.from_numpy(l2_normalize(t))
-    metrics = {}
+    hits = {}
     for name, subset in regimes:
         model = train_linear(x[subset], y[subset], num_classes, protocol, seed)
         with torch.no_grad():
             scores = model(test_features).double().numpy()
-        metrics[name] = topk_accuracy(scores, ty, (1,), t_ok)["top1"]
-    return metrics
+        hits[name] = topk_hits(scores, ty, (1,), t_ok)["top1"]
+    return {name: hit_rate(h) for name, h in hits.items()}, hits

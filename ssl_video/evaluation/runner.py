@@ -8,6 +8,7 @@ probe on one checkpoint decode every video once in total when their extraction s
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -15,8 +16,9 @@ import torch
 
 from ..datasets import VideoDataset, dataset_fingerprint, load_dataset
 from ..datasets.fingerprint import file_digests
+from ..results.outcomes import per_video_section
 from .cache import FeatureCache, extract_features, state_dict_hash
-from .knn import knn_metrics
+from .knn import knn_metrics, topk_chance
 from .linear import linear_metrics
 from .lowshot import lowshot_metrics
 from .protocols import (
@@ -28,7 +30,7 @@ from .protocols import (
     protocol_identity,
     uses_cached_features,
 )
-from .retrieval import retrieval_metrics
+from .retrieval import recall_chance, retrieval_metrics
 from .transfer import run_clip_protocol
 
 
@@ -56,7 +58,10 @@ def evaluate(
     Returns {"metrics", "n_train", "n_test", "failed" (paths, train then test), "failed_train",
     "failed_test", "dataset_fingerprint" (train + test combined), "dataset" (name, fold,
     "fingerprints": {"train": ..., "test": ...}, each split's own), "protocol" (name, version, hash,
-    settings), "checkpoint_hash", "seed", "details" (training statistics of clip protocols), "seconds"}.
+    settings), "checkpoint_hash", "seed", "details" (training statistics of clip protocols),
+    "per_video" ({"n", "ids_sha256", "outcomes"}: each test video's hit, in test-split order, for every
+    metric that is a percentage of per-video hits, see :mod:`ssl_video.results.outcomes`), "chance"
+    (those metrics' chance levels in %: :func:`topk_chance`, :func:`recall_chance`), "seconds"}.
     """
     start = time.time()
     options = options or {}
@@ -76,17 +81,19 @@ def evaluate(
     n_train = len(train.records)
     details: dict = {}
     if uses_cached_features(protocol):
-        metrics, ok = _cached_protocol(
+        metrics, hits, ok = _cached_protocol(
             protocol, encoder, checkpoint_hash, dataset, combined.records, fingerprint, n_train,
             num_classes, cache, backend, num_workers, device, seed,
         )  # fmt: skip
     else:
-        metrics, details = run_clip_protocol(
+        metrics, hits, details = run_clip_protocol(
             protocol, encoder, train.records, test.records, num_classes, seed=seed, backend=backend,
             num_workers=num_workers, device=device,
         )  # fmt: skip
         failed = set(details.pop("failed_train")) | set(details.pop("failed_test"))
         ok = np.array([r.path not in failed for r in combined.records], dtype=bool)
+    gallery = [r.label for r, good in zip(train.records, ok[:n_train]) if good]  # train videos with features
+    chance = _chance(protocol, hits, [r.label for r in test.records], gallery, num_classes)
     failed_train = [r.path for r, good in zip(train.records, ok[:n_train]) if not good]
     failed_test = [r.path for r, good in zip(test.records, ok[n_train:]) if not good]
     return {
@@ -106,6 +113,8 @@ def evaluate(
         "checkpoint_hash": checkpoint_hash,
         "seed": seed,
         "details": details,
+        "per_video": per_video_section([r.rel_path for r in test.records], hits),
+        "chance": chance,
         "seconds": round(time.time() - start, 2),
     }
 
@@ -113,8 +122,9 @@ def evaluate(
 def _cached_protocol(
     protocol, encoder, checkpoint_hash, dataset, records, fingerprint, n_train, num_classes, cache,
     backend, num_workers, device, seed,
-) -> tuple[dict, np.ndarray]:  # fmt: skip
-    """Metrics of a protocol on cached descriptors (train rows first, then test) and the ok flags."""
+) -> tuple[dict, dict, np.ndarray]:  # fmt: skip
+    """Metrics of a protocol on cached descriptors (train rows first, then test), their per-test-video
+    hits and the ok flags."""
     extraction = protocol.extraction
     if cache is None:
         features, ok = extract_features(encoder, extraction, records, backend, num_workers, device)
@@ -127,13 +137,28 @@ def _cached_protocol(
     split_train = (features[:n_train], labels[:n_train], ok[:n_train])
     split_test = (features[n_train:], labels[n_train:], ok[n_train:])
     if isinstance(protocol, RetrievalProtocol):
-        metrics = retrieval_metrics(protocol, split_train, split_test)
+        metrics, hits = retrieval_metrics(protocol, split_train, split_test)
     elif isinstance(protocol, KnnProtocol):
-        metrics = knn_metrics(protocol, split_train, split_test, num_classes)
+        metrics, hits = knn_metrics(protocol, split_train, split_test, num_classes)
     elif isinstance(protocol, LinearProtocol):
-        metrics = linear_metrics(protocol, split_train, split_test, num_classes, seed)
+        metrics, hits = linear_metrics(protocol, split_train, split_test, num_classes, seed)
     elif isinstance(protocol, LowshotProtocol):
-        metrics = lowshot_metrics(protocol, split_train, split_test, num_classes, seed)
+        metrics, hits = lowshot_metrics(protocol, split_train, split_test, num_classes, seed)
     else:
         raise TypeError(f"not a protocol: {type(protocol).__name__}")
-    return metrics, ok
+    return metrics, hits, ok
+
+
+def _chance(protocol, hits: dict, test_labels: list, gallery_labels: list, num_classes: int) -> dict:
+    """Chance level (%) of every metric that has per-video ``hits``: R@k for retrieval (gallery: the
+    usable train videos), else top-k accuracy with k from the metric's name (``top1``, ``top5``,
+    low-shot's ``top1_<regime>``)."""
+    if isinstance(protocol, RetrievalProtocol):
+        return recall_chance(test_labels, gallery_labels, protocol.ks)
+    chance = {}
+    for name in hits:
+        match = re.match(r"top(\d+)(?:_|$)", name)
+        if match is None:
+            raise ValueError(f"no chance level is defined for metric {name!r} of {protocol.name}")
+        chance[name] = topk_chance((int(match.group(1)),), num_classes)[f"top{match.group(1)}"]
+    return chance

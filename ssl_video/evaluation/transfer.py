@@ -30,11 +30,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..datasets import VideoRecord
 from ..datasets.clips import decode_views, sample_rng
+from ..results.outcomes import hit_rate
 from ..transforms import ClipTransform
 from ..transforms.clip import to_clip_tensor
 from ..video import VideoDecodeError, read_metadata
 from .features import multi_clip_indices
-from .knn import topk_accuracy
+from .knn import topk_accuracy, topk_hits
 from .linear import mean_class_accuracy
 
 log = logging.getLogger(__name__)
@@ -286,17 +287,22 @@ def predict_views(
     return torch.cat(probs).numpy(), torch.cat(oks).numpy()
 
 
-def view_metrics(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray) -> dict[str, float]:
-    """Metrics in % from per-view softmax (N, V, C): ``clip_top1`` (every view scored on its own),
-    ``top1`` / ``top5`` / ``mean_class_acc`` of the view-averaged prediction; failed videos miss."""
+def view_metrics(
+    probs: np.ndarray, labels: np.ndarray, ok: np.ndarray
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(metrics, hits) from per-view softmax (N, V, C). Metrics in %: ``clip_top1`` (every view scored
+    on its own), ``top1`` / ``top5`` / ``mean_class_acc`` of the view-averaged prediction; failed
+    videos miss. Hits: the per-video (N,) bool correctness of ``top1`` and ``top5``, whose hit rates
+    they are (clip_top1 and mean class accuracy are not means of one hit per video)."""
     labels, ok = np.asarray(labels), np.asarray(ok, dtype=bool)
     n, v, c = probs.shape
     clip = topk_accuracy(probs.reshape(n * v, c), np.repeat(labels, v), (1,), np.repeat(ok, v))
     video_scores = probs.mean(axis=1)
-    metrics = {"clip_top1": clip["top1"], **topk_accuracy(video_scores, labels, (1, 5), ok)}
+    hits = topk_hits(video_scores, labels, (1, 5), ok)
+    metrics = {"clip_top1": clip["top1"], **{name: hit_rate(h) for name, h in hits.items()}}
     pred = np.lexsort((np.broadcast_to(np.arange(c), video_scores.shape), -video_scores), axis=1)[:, 0]
     metrics["mean_class_acc"] = mean_class_accuracy(pred, labels, ok)
-    return metrics
+    return metrics, hits
 
 
 def run_clip_protocol(
@@ -309,10 +315,11 @@ def run_clip_protocol(
     backend: str = "decord",
     num_workers: int = 2,
     device: str = "cpu",
-) -> tuple[dict[str, float], dict]:
+) -> tuple[dict[str, float], dict[str, np.ndarray], dict]:
     """Train (linear end-to-end: frozen trunk; finetune: everything) on the train records, test on
     the test records. The caller's encoder is never modified (a deep copy trains).
-    Returns (metrics, details {"steps", "skipped_clips", "final_loss", "failed_train", "failed_test"})."""
+    Returns (metrics, per-test-video hits of top1 / top5 (see :func:`view_metrics`),
+    details {"steps", "skipped_clips", "final_loss", "failed_train", "failed_test"})."""
     finetune = protocol.kind == "finetune"
     dev = torch.device(device)
     encoder = copy.deepcopy(encoder).to(dev)
@@ -331,6 +338,6 @@ def run_clip_protocol(
     )
     probs, ok = predict_views(model, test_records, protocol, backend, num_workers, dev)
     labels = np.array([r.label for r in test_records], dtype=np.int64)
-    metrics = view_metrics(probs, labels, ok)
+    metrics, hits = view_metrics(probs, labels, ok)
     details["failed_test"] = [r.path for r, good in zip(test_records, ok) if not good]
-    return metrics, details
+    return metrics, hits, details

@@ -1,4 +1,4 @@
-"""Turn one evaluation's output into a result record (``ssl_video.result/1``) with its provenance."""
+"""Turn one evaluation's output into a result record (``ssl_video.result/2``) with its provenance."""
 
 from __future__ import annotations
 
@@ -135,7 +135,11 @@ def random_init_info(encoder: str, seed: int, kwargs: Mapping[str, Any] | None =
 def make_record(
     evaluation: dict, checkpoint: CheckpointInfo, dataset_name: str, adapter: str, config: dict
 ) -> dict:
-    """A result record from ``evaluate``'s output; ``config`` holds the resolved run settings."""
+    """A result record from ``evaluate``'s output; ``config`` holds the resolved run settings.
+
+    The record carries the evaluation's per-video outcomes (``per_video``) and chance levels
+    (``chance``) as they are: see :mod:`ssl_video.results.outcomes`.
+    """
     return {
         "schema": SCHEMA,
         "checkpoint": checkpoint.as_dict(),
@@ -150,6 +154,8 @@ def make_record(
         },
         "seed": evaluation["seed"],
         "metrics": evaluation["metrics"],
+        "per_video": evaluation["per_video"],
+        "chance": evaluation["chance"],
         "code_version": code_version(),
         "config": {
             **config,

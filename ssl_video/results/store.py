@@ -8,6 +8,12 @@ Files are written atomically (temporary file, fsync, rename or hard link, folder
 keys, so the same record always gives the same bytes. A result that already exists is never
 overwritten unless asked to (``force=True``), also when several processes write the same key at once:
 re-running an evaluation does not silently replace a published number.
+
+A record (schema ``ssl_video.result/2``) carries, besides its provenance and ``metrics``, a
+``per_video`` section (``n`` test videos, ``ids_sha256`` of their ids in the test split's order, and
+per metric that is a percentage of per-video hits a string of ``n`` characters ``0``/``1``: see
+:mod:`ssl_video.results.outcomes`) and ``chance`` (per such metric, its chance level in %). Records of
+schema ``/1`` have neither and are still read.
 """
 
 from __future__ import annotations
@@ -23,8 +29,15 @@ from typing import Any, NamedTuple
 
 from ssl_video import __version__
 from ssl_video.io_utils import atomic_write_json
+from ssl_video.results.outcomes import decode_hits, hit_rate
 
-SCHEMA = "ssl_video.result/1"
+# Schema of the records written now. ``/2`` adds ``per_video`` (each test video's hit for the metrics
+# that are a percentage of hits, see :mod:`ssl_video.results.outcomes`) and ``chance`` (each such
+# metric's chance level, in %). Records of ``/1`` (without either) stay readable: tables render them
+# without confidence intervals and say so.
+SCHEMA = "ssl_video.result/2"
+SCHEMA_V1 = "ssl_video.result/1"
+READABLE_SCHEMAS = (SCHEMA_V1, SCHEMA)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -159,12 +172,49 @@ def _check_split_fingerprints(record: Mapping[str, Any]) -> None:
             raise _fail(f"dataset.fingerprints.{split}", f"must be 64 lowercase hex digits, got {value!r}")
 
 
+def _check_per_video(record: Mapping[str, Any]) -> None:
+    """``per_video``: ``n`` test videos, the hash of their ids and, per metric, a string of n hits whose
+    :func:`~ssl_video.results.outcomes.hit_rate` is exactly the stored metric."""
+    _check_mapping(record, "per_video")
+    _check_int(record, "per_video.n")
+    _check_hex(record, "per_video.ids_sha256", 64)
+    _check_mapping(record, "per_video.outcomes")
+    n, metrics = record["per_video"]["n"], record["metrics"]
+    for name, text in record["per_video"]["outcomes"].items():
+        field = f"per_video.outcomes.{name}"
+        if name not in metrics:
+            raise _fail(field, "names no metric of the record")
+        try:
+            hits = decode_hits(text)
+        except ValueError as exc:
+            raise _fail(field, str(exc)) from None
+        if hits.size != n:
+            raise _fail(field, f"must have per_video.n = {n} characters, got {hits.size}")
+        if hit_rate(hits) != metrics[name]:
+            raise _fail(field, f"has hit rate {hit_rate(hits)!r}, but metrics.{name} is {metrics[name]!r}")
+
+
+def _check_chance(record: Mapping[str, Any]) -> None:
+    """``chance``: a mapping of metric name to its chance level, a number in [0, 100]."""
+    _check_mapping(record, "chance")
+    for name, value in record["chance"].items():
+        if name not in record["metrics"]:
+            raise _fail(f"chance.{name}", "names no metric of the record")
+        if not _is_number(value) or not 0 <= value <= 100:
+            raise _fail(f"chance.{name}", f"must be a number in [0, 100], got {value!r}")
+
+
 def validate_record(record: Any) -> None:
-    """Raise ValueError naming the first missing or malformed field of a result record."""
+    """Raise ValueError naming the first missing or malformed field of a result record.
+
+    Records of every schema in :data:`READABLE_SCHEMAS` are accepted; ``per_video`` and ``chance`` are
+    required from ``ssl_video.result/2`` on (and checked whenever present).
+    """
     if not isinstance(record, Mapping):
         raise ValueError(f"invalid result record: expected a mapping, got {type(record).__name__}")
-    if _get(record, "schema") != SCHEMA:
-        raise _fail("schema", f"must be {SCHEMA!r}, got {record['schema']!r}")
+    if _get(record, "schema") not in READABLE_SCHEMAS:
+        readable = ", ".join(map(repr, READABLE_SCHEMAS))
+        raise _fail("schema", f"must be one of {readable}, got {record['schema']!r}")
     for section in ("checkpoint", "protocol", "dataset"):
         _check_mapping(record, section)
     _check_name(record, "checkpoint.id")
@@ -189,6 +239,10 @@ def validate_record(record: Any) -> None:
         _check_split_fingerprints(record)
     _check_int(record, "seed")
     _check_metrics(record)
+    if record["schema"] != SCHEMA_V1 or "per_video" in record:
+        _check_per_video(record)
+    if record["schema"] != SCHEMA_V1 or "chance" in record:
+        _check_chance(record)
     _check_code_version(record)
     _check_mapping(record, "config")
     wall = _get(record, "wall_time_s")

@@ -38,8 +38,20 @@ Conventions (also printed in every table's footer):
   seed in each of 3 folds. ``n`` is seeds per fold x folds (``2x3``), or the per-fold counts
   added up when folds differ (``2+3+1``). The CSV carries every cell's mean, std, n, seeds per
   fold and number of folds at full precision.
-* Higher is better for every metric: the best mean per column, compared as displayed (rounded),
-  is bold; ties are all bold.
+* Chance: a ``chance`` row under the table gives each column's chance level, the mean of the
+  ``chance`` its results record (schema ``ssl_video.result/2``): top-k accuracy ``min(k, C) / C``
+  (a uniform random ranking of the C classes), R@k the expected hit rate of k gallery videos drawn
+  at random without replacement (:func:`ssl_video.evaluation.retrieval.recall_chance`).
+* Differences to random init: every row of an encoder that has one ``random_init`` row is compared
+  with it, column by column: the difference of the two cell means (percentage points) with a 95 %
+  confidence interval from a paired two-level bootstrap over pretraining seeds and test videos
+  (:mod:`ssl_video.results.bootstrap`), from the results' per-video outcomes. A cell whose interval
+  lies above 0 is marked :data:`ABOVE` (significantly above random init), below 0 :data:`BELOW`;
+  the differences and intervals form a second table. Results without per-video outcomes (schema
+  ``/1``) give a difference without an interval (``(no CI)``), and the footer says how many.
+* Higher is better for every metric. A cell is bold only when it is the best of its column and the
+  paired bootstrap interval of its difference to *every* other row of the column lies above 0; a
+  best mean within noise of another row is not bold. Without per-video outcomes nothing is bold.
 * All records must come from one dataset (several official folds are averaged as above: a
   protocol that says "all three splits averaged" stores one record per fold; the footer lists
   the folds), and each protocol@version from one protocol hash (settings changed without a
@@ -61,7 +73,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ssl_video.io_utils import atomic_write_text
-from ssl_video.results.store import key_of, validate_record
+from ssl_video.results import bootstrap
+from ssl_video.results.store import SCHEMA, key_of, validate_record
 
 BASELINE_ORDER: tuple[str, ...] = ("random_init", "supervised")
 DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
@@ -71,6 +84,11 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "finetune": ("top1",),
 }
 MISSING = "–"
+ABOVE = "↑"  # after a cell: its difference to random init has a 95 % interval above 0
+BELOW = "↓"  # ... below 0
+CHANCE_LABEL = "chance"
+NO_CI = "(no CI)"
+OTHER_VIDEOS = "results on other test videos than random init's"
 TAG_HASH_DIGITS = 8  # digits of the config hash in a row tag (more when two hashes share them)
 
 
@@ -144,40 +162,96 @@ class Cell(NamedTuple):
         return self.seeds_label
 
 
+class Comparison(NamedTuple):
+    """A row's cell minus the cell of its encoder's random init row, in one column.
+
+    ``difference``: the difference of the two cell means in percentage points; ``low`` / ``high``:
+    its 95 % paired two-level bootstrap interval (:mod:`ssl_video.results.bootstrap`), both None when
+    there is none, and then ``note`` says why.
+    """
+
+    difference: float
+    low: float | None = None
+    high: float | None = None
+    note: str | None = None
+
+    @property
+    def significance(self) -> str:
+        """``"above"`` (interval above 0), ``"below"`` (interval below 0) or ``""`` (within noise)."""
+        if self.low is not None and self.low > 0:
+            return "above"
+        if self.high is not None and self.high < 0:
+            return "below"
+        return ""
+
+    @property
+    def mark(self) -> str:
+        """:data:`ABOVE`, :data:`BELOW` or ``""``."""
+        return {"above": ABOVE, "below": BELOW, "": ""}[self.significance]
+
+
 @dataclass
 class Table:
-    """A rendered-format-independent table: rows, columns, cells, bold marks and footer lines."""
+    """A rendered-format-independent table: rows, columns, cells, chance, differences to random init,
+    bold marks and footer lines.
+
+    ``references`` maps each row that is compared with random init to its encoder's random init row;
+    ``comparisons`` holds, per (row, column) where both have a cell, the :class:`Comparison`;
+    ``bold`` the (row, column) cells that are significantly the best of their column.
+    """
 
     rows: list[Row]
     columns: list[Column]
     cells: dict[tuple[Row, Column], Cell]
     decimals: int
     footer: list[str] = field(default_factory=list)
+    chance: dict[Column, float] = field(default_factory=dict)
+    references: dict[Row, Row] = field(default_factory=dict)
+    comparisons: dict[tuple[Row, Column], Comparison] = field(default_factory=dict)
+    bold: frozenset[tuple[Row, Column]] = frozenset()
 
     def cell(self, row: Row, column: Column) -> Cell | None:
         """The cell at (row, column), or None when the row has no record for the column."""
         return self.cells.get((row, column))
 
-    def is_best(self, row: Row, column: Column) -> bool:
-        """Whether this cell's displayed mean is the best (highest) displayed mean of its column."""
-        cell = self.cell(row, column)
-        if cell is None:
-            return False
-        shown = [self._rounded(c.mean) for r in self.rows if (c := self.cell(r, column)) is not None]
-        return self._rounded(cell.mean) == max(shown)
+    def is_bold(self, row: Row, column: Column) -> bool:
+        """Whether this cell is the best of its column, significantly better than every other row."""
+        return (row, column) in self.bold
 
-    def _rounded(self, value: float) -> float:
-        return float(f"{value:.{self.decimals}f}")
+    def _fmt(self, value: float, sign: bool = False) -> str:
+        return f"{value:{'+' if sign else ''}.{self.decimals}f}"
 
     def text(self, row: Row, column: Column, pm: str = "±") -> str:
-        """The cell as text (no bold): ``m ± s``, ``m (n=1)``, ``m (n=1x3)`` or :data:`MISSING`."""
+        """The cell as text (no bold): ``m ± s``, ``m (n=1)``, ``m (n=1x3)`` or :data:`MISSING`, then
+        the significance mark (:data:`ABOVE` / :data:`BELOW`) of its difference to random init."""
         cell = self.cell(row, column)
         if cell is None:
             return MISSING
-        mean = f"{cell.mean:.{self.decimals}f}"
-        if cell.std is None:
-            return f"{mean} (n={cell.n_label})"
-        return f"{mean} {pm} {cell.std:.{self.decimals}f}"
+        mean = self._fmt(cell.mean)
+        text = f"{mean} (n={cell.n_label})" if cell.std is None else f"{mean} {pm} {self._fmt(cell.std)}"
+        comparison = self.comparisons.get((row, column))
+        return f"{text} {comparison.mark}" if comparison and comparison.mark else text
+
+    def chance_text(self, column: Column) -> str:
+        """The column's chance level, or :data:`MISSING` when no result of the column records one."""
+        return self._fmt(self.chance[column]) if column in self.chance else MISSING
+
+    @property
+    def difference_rows(self) -> list[Row]:
+        """The rows compared with a random init row, in table order."""
+        return [row for row in self.rows if row in self.references]
+
+    def difference_text(self, row: Row, column: Column) -> str:
+        """``+6.1 [+2.0, +10.3] ↑`` (difference to random init [95 % CI] and mark), ``+6.1 (no CI)``,
+        or :data:`MISSING` when the row or its random init has no cell in the column."""
+        comparison = self.comparisons.get((row, column))
+        if comparison is None:
+            return MISSING
+        diff = self._fmt(comparison.difference, sign=True)
+        if comparison.low is None:
+            return f"{diff} {NO_CI}"
+        text = f"{diff} [{self._fmt(comparison.low, sign=True)}, {self._fmt(comparison.high, sign=True)}]"
+        return f"{text} {comparison.mark}" if comparison.mark else text
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,8 +439,8 @@ def _footer(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], dec
         )
     lines.append(rows)
     common = (
-        f"{decimals} decimal(s); best mean per column in bold; {MISSING} = no record; the CSV gives every "
-        "cell's mean, std, n, seeds per fold and folds."
+        f"{decimals} decimal(s); {MISSING} = no record; the CSV gives every cell's mean, std, n, seeds per "
+        "fold and folds, its difference to random init with the interval bounds and the significance."
     )
     if len(folds) == 1:
         lines.append(
@@ -385,9 +459,13 @@ def _footer(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], dec
 
 
 def build_table(
-    records: Iterable[Mapping[str, Any]], columns: Sequence[Column | tuple] | None = None, decimals: int = 1
+    records: Iterable[Mapping[str, Any]],
+    columns: Sequence[Column | tuple] | None = None,
+    decimals: int = 1,
+    resamples: int = bootstrap.RESAMPLES,
 ) -> Table:
-    """Group validated ``records`` into a :class:`Table` (see the module docstring for the rules)."""
+    """Group validated ``records`` into a :class:`Table` (see the module docstring for the rules);
+    ``resamples``: bootstrap resamples per interval."""
     records = list(records)
     if not records:
         raise ValueError("no result records to render")
@@ -398,7 +476,7 @@ def build_table(
         raise ValueError("no columns to render")
     footer = _footer(records, cols, decimals)
     groups = group_records(records)
-    values: dict[tuple[Row, Column], dict[int, list[float]]] = {}
+    by_cell: dict[tuple[Row, Column], list[Mapping[str, Any]]] = {}
     for row, group in groups.items():
         for record in group:
             proto = record["protocol"]
@@ -406,12 +484,166 @@ def build_table(
                 if (col.protocol, col.version) == (proto["name"], proto["version"]) and col.metric in record[
                     "metrics"
                 ]:
-                    by_fold = values.setdefault((row, col), {})
-                    by_fold.setdefault(record["dataset"]["fold"], []).append(
-                        float(record["metrics"][col.metric])
-                    )
-    cells = {key: cell_stats(by_fold) for key, by_fold in values.items()}
-    return Table(list(groups), cols, cells, decimals, footer)
+                    by_cell.setdefault((row, col), []).append(record)
+    cells = {}
+    for key, cell_records in by_cell.items():
+        by_fold: dict[int, list[float]] = {}
+        for record in cell_records:
+            by_fold.setdefault(record["dataset"]["fold"], []).append(float(record["metrics"][key[1].metric]))
+        cells[key] = cell_stats(by_fold)
+    table = Table(list(groups), cols, cells, decimals, footer, chance=_chance(records, cols))
+    table.references, unmatched = _references(table.rows)
+    single_seed = _compare(table, by_cell, resamples)
+    table.footer += _significance_footer(table, records, unmatched, single_seed, resamples)
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Chance, differences to random init, significance
+# --------------------------------------------------------------------------------------------
+
+
+def _chance(records: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> dict[Column, float]:
+    """Per column, the mean of the chance levels its results record (none recorded: absent)."""
+    chance = {}
+    for col in columns:
+        values = sorted(
+            float(r["chance"][col.metric])
+            for r in records
+            if (r["protocol"]["name"], r["protocol"]["version"]) == (col.protocol, col.version)
+            and col.metric in r.get("chance", {})
+        )
+        if values:
+            chance[col] = float(np.mean(values))
+    return chance
+
+
+def _references(rows: Sequence[Row]) -> tuple[dict[Row, Row], dict[str, list[Row]]]:
+    """Each non-random-init row -> the random init row of its encoder, when there is exactly one;
+    and the encoders whose rows have none (no random init row, or several: which is meant is unclear),
+    with their random init rows."""
+    randoms: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.method == "random_init":
+            randoms.setdefault(row.encoder, []).append(row)
+    references, unmatched = {}, {}
+    for row in rows:
+        if row.method == "random_init":
+            continue
+        candidates = randoms.get(row.encoder, [])
+        if len(candidates) == 1:
+            references[row] = candidates[0]
+        else:
+            unmatched[row.encoder] = candidates
+    return references, unmatched
+
+
+def _stable_key(row: Row) -> tuple:
+    """A row's identity without its tag (the tag depends on the other rows)."""
+    return (row.method, row.encoder, row.config_hash, row.step)
+
+
+def _compare(
+    table: Table, by_cell: Mapping[tuple[Row, Column], Sequence[Mapping[str, Any]]], resamples: int
+) -> set[str]:
+    """Fill ``table.comparisons`` and ``table.bold`` (see the module docstring); returns the labels of
+    the rows with one pretraining seed in a cell that has an interval."""
+    comparisons, bold, single_seed = {}, set(), set()
+    interval = bootstrap.percentile_interval
+    for col in table.columns:
+        hits: dict[Row, bootstrap.RowHits] = {}
+        reasons: dict[Row, str] = {}
+        for row in table.rows:
+            if (row, col) in by_cell:
+                found = bootstrap.row_hits(by_cell[(row, col)], col.metric)
+                if isinstance(found, str):
+                    reasons[row] = found
+                else:
+                    hits[row] = found
+        stable = {_stable_key(r): h for r, h in hits.items()}
+        keyed = bootstrap.column_resamples(stable, tuple(col), resamples)
+        means = {row: keyed[_stable_key(row)] for row in hits}
+        for row, ref in table.references.items():
+            if (row, col) not in table.cells or (ref, col) not in table.cells:
+                continue
+            diff = table.cells[(row, col)].mean - table.cells[(ref, col)].mean
+            note = reasons.get(row) or reasons.get(ref)
+            if note is None and hits[row].videos != hits[ref].videos:
+                note = OTHER_VIDEOS
+            if note is not None:
+                comparisons[(row, col)] = Comparison(diff, note=note)
+                continue
+            comparisons[(row, col)] = Comparison(diff, *interval(means[row] - means[ref]))
+            single_seed.update(r.label for r in (row, ref) if len(hits[r].seeds) == 1)
+        present = [row for row in table.rows if (row, col) in table.cells]
+        if len(present) < 2 or any(row not in hits for row in present):
+            continue
+        best = max(present, key=lambda r: table.cells[(r, col)].mean)
+        if all(hits[r].videos == hits[best].videos for r in present) and all(
+            interval(means[best] - means[r])[0] > 0 for r in present if r != best
+        ):
+            bold.add((best, col))
+    table.comparisons, table.bold = comparisons, frozenset(bold)
+    return single_seed
+
+
+def _significance_footer(
+    table: Table,
+    records: Sequence[Mapping[str, Any]],
+    unmatched: Mapping[str, Sequence[Row]],
+    single_seed: set[str],
+    resamples: int,
+) -> list[str]:
+    lines = [
+        "Chance (last row): top-k accuracy min(k, C)/C, the accuracy of a uniform random ranking of the C "
+        "classes (the standard chance level, the same for every test video; the majority-class rate is "
+        "not used: it depends on the label frequencies and rewards a classifier that ignores the video); "
+        "R@k the expected hit rate of k gallery videos drawn at random without replacement, "
+        "1 - C(G - n_c, k) / C(G, k) averaged over queries (n_c of the G gallery videos share the "
+        "query's class); the mean over the column's results, which record it "
+        f"(schema {SCHEMA}; {MISSING}: none do).",
+        "Bold: the best cell of a column, only when the paired bootstrap 95 % interval of its difference "
+        "to every other row of the column lies above 0 (none otherwise: a best mean within noise of "
+        "another row is not bold).",
+    ]
+    if table.references:
+        level = round(100 * bootstrap.LEVEL)
+        lines.append(
+            f"Difference to random init (second table): a row's cell mean minus the cell mean of the "
+            f"random_init row of its encoder, in percentage points, with a {level} % interval: the "
+            f"percentile interval of {resamples} paired two-level bootstrap resamples (seed "
+            f"{bootstrap.SEED}): each resample draws the row's pretraining seeds with replacement (random "
+            "init's init seeds likewise; a seed's evaluation seeds or draws stay together), and in each "
+            "fold the test videos with replacement, the same videos for the row and for random init. "
+            f"{ABOVE} after a cell: interval above 0 (significantly above random init); {BELOW}: interval "
+            "below 0 (significantly below); no mark: within noise."
+        )
+    if single_seed:
+        lines.append(
+            f"One pretraining (or init) seed in some cells of {', '.join(sorted(single_seed))}: there the "
+            "interval covers the test-video sample only, not the variation between pretraining runs."
+        )
+    old = sum("per_video" not in r for r in records)
+    if old:
+        lines.append(
+            f"{old} of {len(records)} results have no per-video outcomes (written before schema {SCHEMA}): "
+            f"their cells get no interval, no {ABOVE}/{BELOW} mark and no bold."
+        )
+    notes: dict[str, int] = {}
+    for comparison in table.comparisons.values():
+        if comparison.note is not None:
+            notes[comparison.note] = notes.get(comparison.note, 0) + 1
+    if notes:
+        reasons = "; ".join(f"{count} with {note}" for note, count in sorted(notes.items()))
+        total = f"{sum(notes.values())} of {len(table.comparisons)}"
+        lines.append(f"{NO_CI}: {total} differences have no interval: {reasons}.")
+    for encoder, randoms in sorted(unmatched.items()):
+        if randoms:
+            which = ", ".join(r.label for r in randoms)
+            lines.append(f"Encoder {encoder}: several random_init rows ({which}); no differences computed.")
+        else:
+            lines.append(f"Encoder {encoder}: no random_init row; its rows have no differences.")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,37 +655,73 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def to_markdown(table: Table, title: str | None = None) -> str:
-    """GitHub-flavoured Markdown: optional heading, the table, then the footer as a list."""
+DIFFERENCE_TITLE = "Difference to random init (percentage points, 95 % CI)"
+
+# One sub-table: (heading or None, header, rows of (text, bold) cells).
+Block = tuple[str | None, list[str], list[list[tuple[str, bool]]]]
+
+
+def _blocks(table: Table) -> list[Block]:
+    """The sub-tables every format shows: the results with a last ``chance`` row, then (when some row
+    has a random init to compare with) the differences to random init."""
     header = ["Method", "Encoder", *(c.label for c in table.columns)]
+    main = [
+        [(row.label, False), (row.encoder, False)]
+        + [(table.text(row, col), table.is_bold(row, col)) for col in table.columns]
+        for row in table.rows
+    ]
+    main.append([(CHANCE_LABEL, False), ("", False)] + [(table.chance_text(c), False) for c in table.columns])
+    blocks: list[Block] = [(None, header, main)]
+    if table.difference_rows:
+        diffs = [
+            [(row.label, False), (row.encoder, False)]
+            + [(table.difference_text(row, col), False) for col in table.columns]
+            for row in table.difference_rows
+        ]
+        blocks.append((DIFFERENCE_TITLE, header, diffs))
+    return blocks
+
+
+def to_markdown(table: Table, title: str | None = None) -> str:
+    """GitHub-flavoured Markdown: optional heading, the table (with its chance row), the differences
+    to random init under a heading of their own, then the footer as a list."""
     lines = [f"## {_md_escape(title)}", ""] if title else []
-    lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
-    lines.append("|" + "|".join([" --- ", " --- "] + [" ---: "] * len(table.columns)) + "|")
-    for row in table.rows:
-        cells = []
-        for col in table.columns:
-            text = table.text(row, col)
-            cells.append(f"**{text}**" if table.is_best(row, col) else text)
-        lines.append("| " + " | ".join(_md_escape(x) for x in [row.label, row.encoder, *cells]) + " |")
-    lines.append("")
+    for heading, header, rows in _blocks(table):
+        if heading:
+            lines += [f"### {_md_escape(heading)}", ""]
+        lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
+        lines.append("|" + "|".join([" --- ", " --- "] + [" ---: "] * (len(header) - 2)) + "|")
+        for row in rows:
+            cells = [f"**{_md_escape(text)}**" if bold else _md_escape(text) for text, bold in row]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
     lines.extend(f"- {_md_escape(line)}" for line in table.footer)
     return "\n".join(lines) + "\n"
 
 
+CSV_FIELDS = ("mean", "std", "n", "seeds", "folds", "diff", "diff_low", "diff_high", "significance", "bold")
+
+
 def to_csv(table: Table) -> str:
     """One line per row: ``method``, ``encoder``, ``pretrain_config_hash`` and ``step`` (empty when
-    unknown), then for each column ``<label> mean``, ``std``, ``n``, ``seeds`` and ``folds``.
+    unknown), then for each column ``<label> mean``, ``std``, ``n``, ``seeds``, ``folds``, ``diff``,
+    ``diff_low``, ``diff_high``, ``significance`` and ``bold``; a last line with method ``chance``.
 
     ``mean`` is the mean of the fold means, ``std`` the seed spread the table shows after ± (empty
     when there is none), ``n`` the number of records, ``seeds`` the seeds per fold (``2``, or
     ``2+3+1`` in fold order when folds differ) and ``folds`` the number of folds; see
-    :class:`Cell`. A missing cell is empty with n 0. Floats are written with ``repr``.
+    :class:`Cell`. ``diff`` is the difference to the encoder's random init row (percentage points),
+    ``diff_low`` / ``diff_high`` its 95 % interval and ``significance`` ``above``, ``below`` or empty
+    (see :class:`Comparison`; all empty without a comparison, the bounds empty without an interval);
+    ``bold`` is ``1`` for a cell that is significantly the best of its column. A missing cell is
+    empty with n 0. The ``chance`` line has the chance level as ``mean`` and nothing else. Floats are
+    written with ``repr``.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     header = ["method", "encoder", "pretrain_config_hash", "step"]
     for col in table.columns:
-        header += [f"{col.label} {what}" for what in ("mean", "std", "n", "seeds", "folds")]
+        header += [f"{col.label} {what}" for what in CSV_FIELDS]
     writer.writerow(header)
     for row in table.rows:
         line = [row.method, row.encoder, row.config_hash or "", "" if row.step is None else str(row.step)]
@@ -464,7 +732,19 @@ def to_csv(table: Table) -> str:
             else:
                 std = "" if cell.std is None else repr(cell.std)
                 line += [repr(cell.mean), std, str(cell.n), cell.seeds_label, str(cell.folds)]
+            comparison = table.comparisons.get((row, col))
+            if comparison is None:
+                line += ["", "", "", ""]
+            else:
+                low = "" if comparison.low is None else repr(comparison.low)
+                high = "" if comparison.high is None else repr(comparison.high)
+                line += [repr(comparison.difference), low, high, comparison.significance]
+            line.append("1" if table.is_bold(row, col) else "")
         writer.writerow(line)
+    chance = [CHANCE_LABEL, "", "", ""]
+    for col in table.columns:
+        chance += [repr(table.chance[col]) if col in table.chance else ""] + [""] * (len(CSV_FIELDS) - 1)
+    writer.writerow(chance)
     return out.getvalue()
 
 
@@ -481,34 +761,37 @@ _TEX_SPECIAL = {
     "^": r"\textasciicircum{}",
     "±": r"$\pm$",
     "–": "--",
+    ABOVE: r"$\uparrow$",
+    BELOW: r"$\downarrow$",
 }
 
 
 def tex_escape(text: str) -> str:
-    """Escape LaTeX special characters (and spell ± and – in ASCII LaTeX)."""
+    """Escape LaTeX special characters (and spell ±, –, ↑ and ↓ in ASCII LaTeX)."""
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def to_latex(table: Table, title: str | None = None) -> str:
-    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``) and the footer."""
+    """A ``table`` float with booktabs ``tabular``s (needs ``\\usepackage{booktabs}``): the results,
+    the differences to random init, then the footer."""
     spec = "ll" + "r" * len(table.columns)
-    header = ["Method", "Encoder", *(c.label for c in table.columns)]
     lines = [r"\begin{table}[t]", r"\centering"]
     if title:
         lines.append(rf"\caption{{{tex_escape(title)}}}")
-    lines += [
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(tex_escape(h) for h in header) + r" \\",
-    ]
-    lines.append(r"\midrule")
-    for row in table.rows:
-        cells = []
-        for col in table.columns:
-            text = tex_escape(table.text(row, col))
-            cells.append(rf"\textbf{{{text}}}" if table.is_best(row, col) else text)
-        lines.append(" & ".join([tex_escape(row.label), tex_escape(row.encoder), *cells]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
+    for heading, header, rows in _blocks(table):
+        if heading:
+            lines += [r"\par\medskip", tex_escape(heading) + r"\par\smallskip"]
+        lines += [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(tex_escape(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
+        for row in rows:
+            cells = [rf"\textbf{{{tex_escape(t)}}}" if bold else tex_escape(t) for t, bold in row]
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\smallskip", r"{\footnotesize"]
     lines += [tex_escape(line) + r"\\" for line in table.footer]
     lines += ["}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -524,7 +807,8 @@ _CSS = (
 
 
 def to_html(table: Table, title: str | None = None) -> str:
-    """A static, self-contained HTML page (inline CSS only, no scripts or external resources)."""
+    """A static, self-contained HTML page (inline CSS only, no scripts or external resources): the
+    results, the differences to random init, then the footer."""
     esc = html.escape
     heading = title or "Results"
     parts = [
@@ -536,18 +820,19 @@ def to_html(table: Table, title: str | None = None) -> str:
         "</head>",
         "<body>",
         f"<h2>{esc(heading)}</h2>",
-        "<table>",
-        "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in ["Method", "Encoder"]),
     ]
-    parts[-1] += "".join(f"<th>{esc(c.label)}</th>" for c in table.columns) + "</tr></thead>"
-    parts.append("<tbody>")
-    for row in table.rows:
-        cells = "".join(f"<td>{esc(x)}</td>" for x in (row.label, row.encoder))
-        for col in table.columns:
-            text = esc(table.text(row, col))
-            cells += f'<td class="num">{"<b>" + text + "</b>" if table.is_best(row, col) else text}</td>'
-        parts.append(f"<tr>{cells}</tr>")
-    parts += ["</tbody>", "</table>", '<ul class="footer">']
+    for block_heading, header, rows in _blocks(table):
+        if block_heading:
+            parts.append(f"<h3>{esc(block_heading)}</h3>")
+        parts += ["<table>", "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead>"]
+        parts.append("<tbody>")
+        for row in rows:
+            cells = "".join(f"<td>{esc(text)}</td>" for text, _ in row[:2])
+            for text, bold in row[2:]:
+                cells += f'<td class="num">{"<b>" + esc(text) + "</b>" if bold else esc(text)}</td>'
+            parts.append(f"<tr>{cells}</tr>")
+        parts += ["</tbody>", "</table>"]
+    parts.append('<ul class="footer">')
     parts += [f"<li>{esc(line)}</li>" for line in table.footer]
     parts += ["</ul>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
