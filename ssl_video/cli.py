@@ -143,7 +143,27 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("synth", help="generate SynthMotion (UCF101 layout, H.264 + AAC)")
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--classes", type=int, help="number of classes (first N of the default 12)")
+    s.add_argument(
+        "--preset",
+        choices=("cpu", "paper"),
+        default="cpu",
+        help="named size: cpu (25 groups x 8 clips x 12 classes, 64 px, 48 frames: the published table's) "
+        "or paper (128 px, 160 frames: every recipe's paper parameters fit); the options below override it",
+    )
+    s.add_argument(
+        "--class-set",
+        choices=("benchmark", "transfer"),
+        default="benchmark",
+        help="benchmark: the 12 benchmark classes; transfer: the 8 disjoint classes of the transfer gate",
+    )
+    s.add_argument("--classes", type=int, help="number of classes (the first N of the class set)")
+    s.add_argument(
+        "--exposure-drift",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="shortcut probe: a brightness ramp over each video (total change in [LOW, HIGH]); default off",
+    )
     s.add_argument("--groups", type=int)
     s.add_argument("--clips-per-group", type=int)
     s.add_argument("--size", type=int, help="frame height and width")
@@ -343,10 +363,18 @@ def cmd_data(args) -> int:
     from .datasets import check_dataset, dataset_fingerprint, load_dataset
 
     if args.data_command == "synth":
-        from .datasets.synthmotion import SynthMotionConfig, generate_synthmotion
+        from .datasets.synthmotion import (
+            BENCHMARK_CLASSES,
+            TRANSFER_CLASSES,
+            SynthMotionConfig,
+            generate_synthmotion,
+        )
 
-        fields = ("classes", "groups", "clips_per_group", "size", "frames", "fps", "seed")
-        cfg = SynthMotionConfig(**{k: getattr(args, k) for k in fields if getattr(args, k) is not None})
+        fields = ("groups", "clips_per_group", "size", "frames", "fps", "seed", "exposure_drift")
+        overrides = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
+        names = TRANSFER_CLASSES if args.class_set == "transfer" else BENCHMARK_CLASSES
+        overrides["classes"] = names[: args.classes] if args.classes else names
+        cfg = SynthMotionConfig.preset(args.preset, **overrides)
         summary = generate_synthmotion(args.out, cfg, workers=args.workers, progress=True)
         print(json.dumps(summary, indent=2, default=str))
         return 0

@@ -20,10 +20,10 @@ from .io_utils import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-# Sizes: full = the default SynthMotion set; quick = a few tiny videos (same code path).
+# Sizes: full = 480 videos of the 12 SynthMotion classes; quick = a few tiny videos (same code path).
 SETTINGS = {
     "full": {
-        "synth": {},
+        "synth": {"groups": 10, "clips_per_group": 4},  # 480 videos (the cpu preset has 2,400)
         "clip_len": 8,
         "interval": 4,
         "crop": 56,

@@ -204,7 +204,7 @@ def test_o3n_pretext_accuracy_climbs_above_chance(tmp_path):
     ``sdf`` and ``concat`` fusions the same setup stays at chance even after 15 epochs (see the report
     of runs/synth/o3n), so this is the configuration that is known to learn at CPU scale."""
     root = tmp_path / "synthmotion"
-    generate_synthmotion(root, SynthMotionConfig(), workers=2)
+    generate_synthmotion(root, SynthMotionConfig(groups=10, clips_per_group=4), workers=2)
     cfg = load_pretrain_config(
         "o3n",
         [

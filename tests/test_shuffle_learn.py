@@ -283,7 +283,7 @@ def test_shuffle_learn_pretext_accuracy_climbs_above_chance(tmp_path):
     from ssl_video.engine import pretrain
 
     root = tmp_path / "synthmotion"
-    generate_synthmotion(root, SynthMotionConfig(), workers=2)
+    generate_synthmotion(root, SynthMotionConfig(groups=10, clips_per_group=4), workers=2)
     demo = [o for o in demo_pretrain_overrides(root, tmp_path / "run", "full") if "interval" not in o]
     cfg = load_pretrain_config("shuffle_learn", [*demo, *SYNTH_SL, "train.progress=false"])
     summary = pretrain(cfg)

@@ -12,14 +12,20 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ssl_video.datasets.synthmotion import (
+    ARROW_CLASSES,
+    BENCHMARK_CLASSES,
     CLASS_NAMES,
     EVENT_FREQS_HZ,
+    PRESETS,
+    SELF_REVERSE_CLASSES,
     TIME_REVERSE_PAIRS,
+    TRANSFER_CLASSES,
     SynthMotionConfig,
     generate_synthmotion,
     render_video,
@@ -56,13 +62,21 @@ def _decode(path: Path) -> tuple[np.ndarray, np.ndarray, int, float]:
 
 
 def test_config_classes_and_pairs():
-    assert len(CLASS_NAMES) == 12 and CLASS_NAMES[0] == "TranslateLeft"
-    assert SynthMotionConfig(classes=4).classes == CLASS_NAMES[:4]
-    assert SynthMotionConfig(classes=["Orbit", "Grow"]).classes == ("Orbit", "Grow")
+    assert len(BENCHMARK_CLASSES) == 12 and SynthMotionConfig().classes == BENCHMARK_CLASSES
+    assert not set(BENCHMARK_CLASSES) & set(TRANSFER_CLASSES)  # the transfer gate's classes are disjoint
+    assert SynthMotionConfig(classes=4).classes == BENCHMARK_CLASSES[:4]
+    assert SynthMotionConfig(classes=["Orbit", "Spiral"]).classes == ("Orbit", "Spiral")
     with pytest.raises(ValueError):
         SynthMotionConfig(classes=("Walk",))
-    for a, b in TIME_REVERSE_PAIRS:
-        assert a in CLASS_NAMES and b in CLASS_NAMES
+    paired = [c for pair in TIME_REVERSE_PAIRS for c in pair]
+    assert sorted(paired + list(SELF_REVERSE_CLASSES) + ["DampedHop", "DampedSwing", "Spiral"]) == sorted(
+        CLASS_NAMES
+    )
+    for name in ARROW_CLASSES:  # played backwards, an arrow class is no benchmark class
+        partner = [b for a, b in TIME_REVERSE_PAIRS if a == name] + [
+            a for a, b in TIME_REVERSE_PAIRS if b == name
+        ]
+        assert name in BENCHMARK_CLASSES and not set(partner) & set(BENCHMARK_CLASSES)
     assert split_test_groups(10, 1) == (1, 2, 3) and split_test_groups(10, 3) == (7, 8, 9)
     assert split_test_groups(25, 2) == tuple(range(8, 15))  # UCF101's g08-g14
 
@@ -70,7 +84,7 @@ def test_config_classes_and_pairs():
 def test_layout(small_root: Path):
     cfg = SMALL
     class_ind = (small_root / "classInd.txt").read_text().splitlines()
-    assert class_ind == [f"{i} {name}" for i, name in enumerate(CLASS_NAMES, 1)]
+    assert class_ind == [f"{i} {name}" for i, name in enumerate(BENCHMARK_CLASSES, 1)]
     videos = sorted(p.relative_to(small_root).as_posix() for p in small_root.glob("*/*.mp4"))
     assert len(videos) == 72 and not list(small_root.rglob(".*"))  # no temp files left behind
     for rel in videos:
@@ -80,7 +94,7 @@ def test_layout(small_root: Path):
     for k in (1, 2, 3):
         train = [line.split() for line in (small_root / f"trainlist0{k}.txt").read_text().splitlines()]
         test = (small_root / f"testlist0{k}.txt").read_text().splitlines()
-        assert all(len(t) == 2 and int(t[1]) == CLASS_NAMES.index(t[0].split("/")[0]) + 1 for t in train)
+        assert all(len(t) == 2 and int(t[1]) == cfg.classes.index(t[0].split("/")[0]) + 1 for t in train)
         train_paths = [t[0] for t in train]
         assert sorted(train_paths + test) == videos and not set(train_paths) & set(test)
         train_groups, test_groups = {group_of[p] for p in train_paths}, {group_of[p] for p in test}
@@ -161,12 +175,16 @@ def test_audio_bursts_are_synchronised_with_visual_events(small_root: Path):
         sidecar = json.loads(sidecar_path.read_text())
         _, audio, rate, start = _decode(sidecar_path.with_suffix(".mp4"))
         onsets = _burst_onsets(audio, rate) + start
-        frames = sorted({e["frame"] for e in sidecar["events"]})
-        expected = np.array(frames) / sidecar["fps"]
-        assert len(onsets) == len(expected), (sidecar_path.name, onsets, expected)
-        assert np.abs(onsets - expected).max() < 1.0 / sidecar["fps"]
+        events = np.array(sorted({e["time"] for e in sidecar["events"]}))
+        # every burst starts at an event's exact time (within the 2 ms detection window) ...
+        assert all(np.abs(events - onset).min() < 0.005 for onset in onsets), (sidecar_path.name, onsets)
+        # ... and every event that is not inside an earlier event's burst starts one
+        separate = events[np.r_[True, np.diff(events) > 0.1]]
+        assert all(np.abs(onsets - t).min() < 0.005 for t in separate), (sidecar_path.name, events, onsets)
+        expected = separate
+        times = [e["time"] for e in sidecar["events"]]
         for ev in sidecar["events"]:  # a lone burst has its event type's frequency
-            if [e["frame"] for e in sidecar["events"]].count(ev["frame"]) == 1:
+            if all(abs(t - ev["time"]) > 0.1 for t in times if t != ev["time"]):
                 i0 = round((ev["time"] - start + 0.005) * rate)
                 seg = audio[i0 : i0 + round(0.03 * rate)]
                 peak = np.fft.rfftfreq(len(seg), 1 / rate)[
@@ -178,18 +196,94 @@ def test_audio_bursts_are_synchronised_with_visual_events(small_root: Path):
 
 
 def test_events_match_the_motion():
-    cfg = SynthMotionConfig(groups=2, clips_per_group=2)
-    for name in ("Bounce", "ZigZag", "Jitter"):
+    cfg = SynthMotionConfig(classes=CLASS_NAMES, groups=2, clips_per_group=2)
+    for name in ("Bounce", "Hop", "DampedHop", "ZigZag", "Jitter"):
         _, _, sidecar = render_video(cfg, name, 1, 2)
         track = np.stack([sidecar["track"]["x"], sidecar["track"]["y"]], 1)
-        motion_events = [e["frame"] for e in sidecar["events"] if e["type"] != "flash"]
-        assert motion_events
-        for f in motion_events:
+        step = np.diff(track, axis=0)
+        step = (step + cfg.size / 2) % cfg.size - cfg.size / 2  # displacements on the torus
+        times = [e["time"] * cfg.fps for e in sidecar["events"] if e["type"] != "flash"]
+        assert times, name
+        for t in times:
+            before, after = step[int(np.floor(t)) - 1], step[int(np.ceil(t))]
             if name == "Bounce":  # wall contact: the centre is on the frame border (the torus seam)
-                assert np.min(np.minimum(track[f], cfg.size - track[f])) < 1e-3
+                f = int(round(t))
+                assert np.min(np.minimum(track[f], cfg.size - track[f])) < 0.6 * np.abs(step).max()
+            elif name in ("Hop", "DampedHop"):  # floor contact: the motion along gravity reverses
+                if min(abs(t - u) for u in times + [cfg.frames - 1] if u != t) < 3:
+                    continue  # the last hops of DampedHop last a frame or two: no direction to read
+                g = np.radians(sidecar["motion"]["gravity_deg"])
+                down = np.array([np.cos(g), np.sin(g)])
+                assert before @ down > 0 > after @ down, (name, t)
             else:  # direction change: consecutive displacements point apart
-                before, after = track[f] - track[f - 1], track[f + 1] - track[f]
-                assert before @ after < 0
+                assert before @ after < 0, (name, t)
+
+
+def test_motion_constants_stay_in_narrow_bands():
+    """Each class's speed constant varies by at most +-speed_spread, so a 2x speed-up leaves the band."""
+    cfg = SynthMotionConfig(groups=4, clips_per_group=4)
+    nominal = cfg.speed * cfg.size
+    speeds = [
+        render_video(cfg, "TranslateRight", g, c)[2]["motion"]["px_per_unit"]
+        for g in range(1, 5)
+        for c in range(1, 5)
+    ]
+    assert nominal * (1 - cfg.speed_spread) <= min(speeds) <= max(speeds) <= nominal * (1 + cfg.speed_spread)
+    assert max(speeds) < 2 * min(speeds) / (1 + cfg.speed_spread) * (1 - cfg.speed_spread) * 2
+    periods = [render_video(cfg, "Hop", g, 1)[2]["motion"]["period_units"] for g in range(1, 5)]
+    assert max(periods) / min(periods) < 1.36  # (1.15 / 0.85): far from the 2x of a speed-up
+
+
+def test_presets_fit_every_recipe_unmodified():
+    """``cpu``: >= 600 test videos in split 1; ``paper``: every pretext recipe's own clip parameters fit."""
+    import yaml
+
+    from ssl_video.pretext import create_task
+    from ssl_video.pretext.base import Probe
+    from ssl_video.video import VideoMeta
+
+    cpu, paper = SynthMotionConfig.preset("cpu"), SynthMotionConfig.preset("paper")
+    per_group = cpu.clips_per_group * len(cpu.classes)
+    assert len(split_test_groups(cpu.groups, 1)) * per_group >= 600
+    assert paper.size >= 128 and paper.frames >= 160 and set(PRESETS) == {"cpu", "paper"}
+    frames = render_video(SynthMotionConfig.preset("paper", groups=2, clips_per_group=1), "Hop", 1, 1)[0]
+    meta = VideoMeta(
+        "paper.mp4", len(frames), paper.fps, len(frames) / paper.fps, paper.size, paper.size, True, 16000
+    )
+    rng = np.random.default_rng(0)
+    for recipe in sorted(Path("pretext").glob("*.yaml")):  # each task with its paper parameters, unmodified
+        spec = yaml.safe_load(recipe.read_text())["task"]
+        params = dict(spec.get("params", {}), **({"num_classes": 12} if spec["name"] == "supervised" else {}))
+        task = create_task(spec["name"], params)
+        assert task.min_frames() <= paper.frames, recipe.name
+        probe_at = task.probe_frames(meta)
+        if probe_at is None:
+            plan = task.plan(meta, rng)
+        else:
+            plan = task.plan(meta, rng, probe=Probe(probe_at, frames[probe_at]))
+        sample = task.make_sample([frames[np.asarray(v)] for v in plan.views], plan, rng)
+        assert "target" in sample or spec["name"] == "supervised", recipe.name  # its label is the record's
+    with pytest.raises(ValueError, match="preset"):
+        SynthMotionConfig.preset("huge")
+
+
+def test_nuisances_are_symmetric_in_time_and_drift_is_a_probe():
+    """Frame brightness has no trend over a video by default; the exposure-drift probe adds one."""
+    cfg = SynthMotionConfig(groups=2, clips_per_group=3)
+    probe = SynthMotionConfig(groups=2, clips_per_group=3, exposure_drift=(0.2, 0.5))
+    t = np.arange(cfg.frames) - (cfg.frames - 1) / 2
+
+    def trend(c: SynthMotionConfig) -> np.ndarray:
+        out = []
+        for name in c.classes:
+            for g in (1, 2):
+                for clip in (1, 2, 3):
+                    luma = render_video(c, name, g, clip)[0].mean((1, 2, 3))
+                    out.append(abs((luma - luma.mean()) @ t / (t @ t)) * (cfg.frames - 1) / luma.mean())
+        return np.array(out)  # |relative brightness change over the video| from a linear fit
+
+    default, drifted = trend(cfg), trend(probe)
+    assert np.median(default) < 0.03 and np.median(drifted) > 0.15, (np.median(default), np.median(drifted))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -253,31 +347,58 @@ def _curl_div(grey: np.ndarray, step: int, fixed_centre: bool) -> tuple[np.ndarr
     return corr(x * gy - y * gx), corr(x * gx + y * gy)
 
 
-def motion_feature(frames: np.ndarray, lags: int = 12) -> np.ndarray:
-    """Oracle motion feature of a clip (T, H, W, 3) uint8 -> (20 + lags,) computed from frame differences.
+def sprite_track(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sprite centre per frame (T,), (T,): the strongest blob of the difference to the median frame (the
+    static background; camera shake of a pixel or two leaves only faint texture edges in it)."""
+    return _change_centres(grey - np.median(grey, 0))
 
-    * translation: the centre of the strongest change blob of D_t = f_{t+1} - f_t (grey) is tracked
-      from step to step; its velocity (u_t, v_t) gives medians of u, v, |u|, |v| and speed, direction
-      persistence (median cosine between consecutive velocities, fraction of reversals), straightness
-      (|mean velocity| / mean speed) and the velocity autocorrelation at lags 1..``lags``;
+
+def motion_feature(frames: np.ndarray, lags: int = 12) -> np.ndarray:
+    """Oracle motion feature of a video (T, H, W, 3) uint8 -> (75,) from its pixels.
+
+    Grey frames are divided by their mean (flicker and gain cancel).
+
     * rotation / scaling: medians of the curl and div correlations and of their absolute values (see
-      ``_curl_div``), at step 1 around the per-step centre and at step 4 around a clip-wide centre.
+      ``_curl_div``), at step 1 around the per-step centre and at step 4 around a clip-wide centre, and
+      the median |curl| in each third of the video (spinning down);
+    * the sprite's path (``sprite_track``, unwrapped on the torus, smoothed over 3 frames): medians of
+      its velocity, speed and speed spread, straightness, acceleration and how constant its direction
+      is (gravity), direction persistence, reversals and turning (cross products) at lags 2, 4 and 8,
+      the median speed and the extent of the path in each quarter of the video and their log ratios
+      last/first (motions that die out), and the velocity autocorrelation at lags 1..``lags``.
     """
     grey = frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
+    grey = 0.5 * grey / grey.mean((1, 2), keepdims=True)
     _, h, w = grey.shape
     med = np.median
     feats = []
     for step, fixed in ((1, False), (4, True)):
         curl, div = _curl_div(grey, step, fixed)
         feats += [med(curl), med(np.abs(curl)), med(div), med(np.abs(div))]
-    cx, cy = _change_centres(grey[1:] - grey[:-1])
-    u, v = _wrap(np.diff(cx), w), _wrap(np.diff(cy), h)
+        feats += [med(part) for part in np.array_split(np.abs(curl), 3)]
+    cx, cy = sprite_track(grey)
+    px = np.r_[0, np.cumsum(_wrap(np.diff(cx), w))]
+    py = np.r_[0, np.cumsum(_wrap(np.diff(cy), h))]
+    sx, sy = (np.convolve(p, np.ones(3) / 3, "valid") for p in (px, py))
+    u, v = np.diff(sx), np.diff(sy)
     speed = np.hypot(u, v) + 1e-9
-    cos = (u[1:] * u[:-1] + v[1:] * v[:-1]) / (speed[1:] * speed[:-1])
+    au, av = np.diff(u), np.diff(v)
+    acc = np.hypot(au, av)
     energy = (u * u + v * v).mean() + 1e-9
     acf = [(u[k:] * u[:-k] + v[k:] * v[:-k]).mean() / energy for k in range(1, lags + 1)]
-    feats += [med(u), med(v), med(np.abs(u)), med(np.abs(v)), med(speed), med(cos), (cos < 0).mean()]
-    feats += [np.hypot(u.mean(), v.mean()) / speed.mean()]
+    feats += [med(u), med(v), med(speed), speed.mean(), speed.std() / speed.mean()]
+    feats += [np.hypot(u.mean(), v.mean()) / speed.mean(), med(acc) / speed.mean(), acc.mean()]
+    feats += [np.hypot(au.mean(), av.mean()) / (acc.mean() + 1e-9)]
+    for lag in (2, 4, 8):
+        du, dv = sx[lag:] - sx[:-lag], sy[lag:] - sy[:-lag]
+        norm = np.hypot(du, dv) + 1e-9
+        cos = (du[lag:] * du[:-lag] + dv[lag:] * dv[:-lag]) / (norm[lag:] * norm[:-lag])
+        cross = (du[:-lag] * dv[lag:] - dv[:-lag] * du[lag:]) / (norm[lag:] * norm[:-lag])
+        feats += [med(cos), (cos < 0).mean(), med(cross), med(np.abs(cross)), abs(cross.mean()), med(norm)]
+    quarters = [med(part) for part in np.array_split(speed, 4)]
+    feats += quarters + [np.log((quarters[3] + 0.05) / (quarters[0] + 0.05))]
+    extent = [np.hypot(np.ptp(a), np.ptp(b)) for a, b in zip(np.array_split(sx, 4), np.array_split(sy, 4))]
+    feats += extent + [np.log((extent[3] + 0.5) / (extent[0] + 0.5))]
     return np.array(feats + acf)
 
 
@@ -287,11 +408,15 @@ def _linear_probe(x_train, y_train, x_test, y_test, c: float) -> float:
 
 
 def test_single_frame_is_uninformative_but_motion_separates():
-    """12 classes x 8 groups x 4 clips, split 1 (test groups g01-g02 = 96 videos, train 288).
+    """The calibration gates that need no training, on rendered videos of the 12 benchmark classes x 8
+    groups x 10 clips, split 1 (test groups g01-g02 = 240 videos, train 720):
 
-    Measured (seeds 0-7): single-frame accuracy 0.047-0.109 (chance 0.083), motion 0.93-1.00.
+    * a single-frame appearance probe (2 random frames per video, 16x16 average-pooled RGB, logistic
+      regression) stays within chance + 3 standard errors;
+    * the hand-made motion oracle (``motion_feature``, gradient-boosted trees) reaches >= 90 %.
+    Measured figures: datasets/synthmotion.md.
     """
-    cfg = SynthMotionConfig(groups=8, clips_per_group=4)
+    cfg = SynthMotionConfig(groups=8, clips_per_group=10)
     test_groups = split_test_groups(cfg.groups, 1)
     clips, labels, is_test = [], [], []
     for label, name in enumerate(cfg.classes):
@@ -317,12 +442,18 @@ def test_single_frame_is_uninformative_but_motion_separates():
     single = _linear_probe(
         pixels[~test_frames], y_frames[~test_frames], pixels[test_frames], y_frames[test_frames], c=0.1
     )
+    chance = 1 / len(cfg.classes)
+    standard_error = np.sqrt(chance * (1 - chance) / test_frames.sum())
 
     motion = np.stack([motion_feature(clip) for clip in clips])
-    oracle = _linear_probe(motion[~test], y[~test], motion[test], y[test], c=1.0)
-    print(f"single-frame accuracy {single:.3f}, motion-feature accuracy {oracle:.3f} (chance {1 / 12:.3f})")
-    assert single < 1 / 12 + 0.12
-    assert oracle > 0.8
+    trees = HistGradientBoostingClassifier(max_iter=200, random_state=0).fit(motion[~test], y[~test])
+    oracle = trees.score(motion[test], y[test])
+    print(
+        f"single-frame accuracy {single:.3f} (chance {chance:.3f}, SE {standard_error:.3f}), "
+        f"oracle {oracle:.3f}"
+    )
+    assert single <= chance + 3 * standard_error
+    assert oracle >= 0.9
 
 
 # ------------------------------------------------------------------------------------------------
@@ -343,6 +474,6 @@ def test_appearance_is_shared_by_group_across_classes(small_root: Path):
         by_group.setdefault(sidecar["group"], []).append((sidecar["class"], shared))
     assert sorted(by_group) == [1, 2, 3]
     for entries in by_group.values():
-        assert {cls for cls, _ in entries} == set(CLASS_NAMES)
+        assert {cls for cls, _ in entries} == set(BENCHMARK_CLASSES)
         assert all(shared == entries[0][1] for _, shared in entries)
     assert len({json.dumps(e[0][1], sort_keys=True) for e in by_group.values()}) == 3  # groups differ

@@ -15,7 +15,7 @@ from ssl_video.engine import pretrain
 @pytest.mark.slow
 def test_vcop_pretext_accuracy_climbs_well_above_chance(tmp_path):
     root = tmp_path / "synthmotion"
-    generate_synthmotion(root, SynthMotionConfig(), workers=2)
+    generate_synthmotion(root, SynthMotionConfig(groups=10, clips_per_group=4), workers=2)
     cfg = load_pretrain_config(
         "vcop", [*demo_pretrain_overrides(root, tmp_path / "run", "full"), "train.progress=false"]
     )

@@ -39,28 +39,49 @@ import numpy as np
 
 from ssl_video.io_utils import atomic_write_text
 
-SYNTHMOTION_VERSION = "1.1"
+SYNTHMOTION_VERSION = "2.0"
 
-CLASS_NAMES: tuple[str, ...] = (
+# The benchmark's 12 classes (label order). Every one keeps the sprite's area, and the statistics of
+# the background it covers, constant over time, so no class changes a frame's global brightness or
+# colour statistics as it moves; reversible motions first, then the ones that carry time's arrow.
+BENCHMARK_CLASSES: tuple[str, ...] = (
     "TranslateLeft",
     "TranslateRight",
-    "TranslateUp",
-    "TranslateDown",
     "RotateCW",
     "RotateCCW",
-    "Grow",
-    "Shrink",
-    "Bounce",
     "Orbit",
+    "Swing",
+    "Hop",
+    "Bounce",
+    "DampedHop",
+    "SlideToStop",
+    "SpinDown",
+    "DampedSwing",
+)
+# Motions for supervised pretraining on classes disjoint from the benchmark's (the transfer gate).
+TRANSFER_CLASSES: tuple[str, ...] = (
+    "TranslateUp",
+    "TranslateDown",
     "ZigZag",
     "Jitter",
+    "Figure8",
+    "SpinUp",
+    "Accelerate",
+    "Spiral",
 )
+CLASS_NAMES: tuple[str, ...] = BENCHMARK_CLASSES + TRANSFER_CLASSES
+# Played backwards, a video of one class of a pair is a video of the other (same distribution).
 TIME_REVERSE_PAIRS: tuple[tuple[str, str], ...] = (
     ("TranslateLeft", "TranslateRight"),
-    ("TranslateUp", "TranslateDown"),
     ("RotateCW", "RotateCCW"),
-    ("Grow", "Shrink"),
+    ("TranslateUp", "TranslateDown"),
+    ("SlideToStop", "Accelerate"),
+    ("SpinDown", "SpinUp"),
 )
+# Played backwards, a video of these is a video of the same class (same distribution).
+SELF_REVERSE_CLASSES: tuple[str, ...] = ("Orbit", "Swing", "Hop", "Bounce", "ZigZag", "Jitter", "Figure8")
+# Classes whose backward play is in no class of the benchmark: only they show which way time runs.
+ARROW_CLASSES: tuple[str, ...] = ("DampedHop", "SlideToStop", "SpinDown", "DampedSwing")
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "hexagon", "cross")
 TEXTURES: tuple[str, ...] = ("solid", "stripes", "checker")
@@ -82,57 +103,89 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 EVENT_FREQS_HZ: dict[str, float] = {"bounce": 500.0, "turn": 1000.0, "flash": 2000.0}
 
 _BURST_AMPLITUDE = 0.3
-_MIN_LUMA_CONTRAST = 70.0  # |luma(background end colour) - luma(sprite colour)| on 0..255
+_MIN_LUMA_CONTRAST = 70.0  # |luma(background colour) - luma(sprite colour)| on 0..255
 _DISTRACTOR_RADIUS = (0.06, 0.10)  # fraction of the frame size
 _DISTRACTOR_DRIFT = 0.003  # max drift speed, fraction of the frame size per frame
 _ORBIT_RADIUS = (0.15, 0.25)  # fraction of the frame size
 _MARKER_OFFSET, _MARKER_RADIUS = 0.5, 0.2  # in sprite radii, along the sprite's local +u axis
+_UNIT_FRAMES = 48  # the frames of a video at time_scale 1: motion constants are per unit frame
+
+# Motion constants, per unit frame (a frame at time_scale 1), each drawn within +-speed_spread of its
+# nominal value per video: narrow bands, so a 2x speed-up of any class is out of its class's range.
+_SWING_PERIOD = 20.0  # unit frames per pendulum period
+_SWING_LENGTH = (0.2, 0.3)  # pendulum length, fraction of the frame size
+_SWING_AMPLITUDE = (0.6, 0.9)  # radians
+_SWING_DECAY = 16.0  # DampedSwing: amplitude time constant, unit frames
+_HOP_PERIOD = 16.0  # Hop: unit frames per elastic hop (fixes gravity with the height)
+_HOP_HEIGHT = 0.3  # Hop: apex height, fraction of the frame size; gravity g = 8 h / P^2
+_DROP_HEIGHT = 0.35  # DampedHop: dropped from rest at this height (fraction of the frame size)
+_RESTITUTION = 0.7  # DampedHop: speed kept at each floor contact
+_STOP_TIME = (0.35, 0.7)  # SlideToStop / SpinDown / Accelerate / SpinUp: when motion stops/starts
+_DECELERATION = 1.0 / 12.0  # (speed units per unit frame) per unit frame: v0 = a * t_stop
+_ZIGZAG_HALF_PERIOD = 6.0  # unit frames between turns
 
 
 @dataclass(frozen=True)
 class SynthMotionConfig:
     """Everything that determines a SynthMotion dataset (stored in ``synthmotion.json``).
 
-    ``classes`` is a tuple of names from ``CLASS_NAMES`` (label order) or an int N (the first N).
-    Speeds and sizes are fractions of the frame size ``size`` (frames are ``size x size``); rotation
-    speed is in degrees per frame; ``scale_range`` bounds the sprite's scale factor for every class.
+    ``classes`` is a tuple of names from ``CLASS_NAMES`` (label order) or an int N (the first N of
+    ``BENCHMARK_CLASSES``). Sizes are fractions of the frame size ``size`` (frames are
+    ``size x size``). Motion is defined per *unit frame*: ``time_scale`` frames (default
+    ``frames / 48``) show one unit frame of motion, so a longer video shows the same motions more
+    slowly and finely. ``speed`` (frame sizes per unit frame) and ``rotation_speed`` (degrees per unit
+    frame) are nominal values; every motion constant of a video is drawn within ``+-speed_spread`` of
+    its nominal value (narrow bands: a 2x speed-up leaves the class's range).
+
+    Nuisances are symmetric in time: per-video constant ``gain``, per-channel ``colour`` balance and
+    ``contrast``; per-frame zero-mean ``flicker`` (relative gain, iid), pixel ``noise`` (std in
+    levels, iid) and camera ``shake`` (whole-frame shift, std in pixels, iid). ``exposure_drift`` is a
+    *shortcut probe*, off by default: a linear gain ramp over the video (a total change drawn from the
+    range, either sign) that lets order tasks read clip order from brightness alone.
+
+    ``SynthMotionConfig.preset("cpu" | "paper")`` gives the two named sizes (see :data:`PRESETS`).
     """
 
-    classes: tuple[str, ...] | int = CLASS_NAMES
-    groups: int = 10
-    clips_per_group: int = 4
+    classes: tuple[str, ...] | int = BENCHMARK_CLASSES
+    groups: int = 25
+    clips_per_group: int = 8
     size: int = 64
     frames: int = 48
     fps: int = 16
     seed: int = 0
     audio_rate: int = 16000
-    speed: tuple[float, float] = (0.02, 0.04)
-    rotation_speed: tuple[float, float] = (4.0, 9.0)
+    speed: float = 0.03
+    rotation_speed: float = 6.0
+    speed_spread: float = 0.15
+    time_scale: float | None = None
     radius: tuple[float, float] = (0.12, 0.18)
-    scale_range: tuple[float, float] = (0.5, 1.5)
+    scale_range: tuple[float, float] = (0.7, 1.3)
     max_distractors: int = 3
     flashes: tuple[int, int] = (1, 3)
     burst_ms: float = 40.0
     noise_floor: float = 0.003
     crf: int = 18
-    # Class-independent exposure drift: the whole frame's gain changes linearly by a total fraction
-    # drawn from this range over the video, brightening or darkening with equal probability (as a
-    # camera's auto-exposure does). Order tasks can read clip order from it (a shortcut that survives
-    # global pooling; see datasets/synthmotion.md). (0, 0) turns it off.
-    exposure_drift: tuple[float, float] = (0.2, 0.5)
+    gain: tuple[float, float] = (0.8, 1.2)
+    colour: tuple[float, float] = (0.9, 1.1)
+    contrast: tuple[float, float] = (0.8, 1.2)
+    flicker: float = 0.02
+    noise: float = 2.0
+    shake: float = 0.7
+    exposure_drift: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         classes = self.classes
         if isinstance(classes, int):
-            if not 1 <= classes <= len(CLASS_NAMES):
-                raise ValueError(f"classes={classes}: need 1..{len(CLASS_NAMES)}")
-            classes = CLASS_NAMES[:classes]
+            if not 1 <= classes <= len(BENCHMARK_CLASSES):
+                raise ValueError(f"classes={classes}: need 1..{len(BENCHMARK_CLASSES)}")
+            classes = BENCHMARK_CLASSES[:classes]
         classes = tuple(classes)
         unknown = [c for c in classes if c not in CLASS_NAMES]
         if unknown or not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct names from {CLASS_NAMES}, got {classes}")
         object.__setattr__(self, "classes", classes)
-        for name in ("speed", "rotation_speed", "radius", "scale_range", "flashes", "exposure_drift"):
+        pairs = ("radius", "scale_range", "flashes", "gain", "colour", "contrast", "exposure_drift")
+        for name in pairs:
             value = tuple(getattr(self, name))
             if len(value) != 2 or value[0] > value[1]:
                 raise ValueError(f"{name} must be a (low, high) pair, got {value}")
@@ -145,6 +198,24 @@ class SynthMotionConfig:
             raise ValueError(f"size must be even and >= 16 (H.264 yuv420p), got {self.size}")
         if self.flashes[0] < 0 or self.max_distractors < 0:
             raise ValueError("flashes and max_distractors must be >= 0")
+        if not 0 <= self.speed_spread < 0.5 or self.speed <= 0 or self.rotation_speed <= 0:
+            raise ValueError("need speed > 0, rotation_speed > 0 and 0 <= speed_spread < 0.5")
+        if min(self.flicker, self.noise, self.shake) < 0 or (
+            self.time_scale is not None and self.time_scale <= 0
+        ):
+            raise ValueError("flicker, noise and shake must be >= 0 and time_scale > 0")
+
+    @property
+    def frames_per_unit(self) -> float:
+        """Frames per unit frame of motion: ``time_scale``, or ``frames / 48`` when it is None."""
+        return self.time_scale if self.time_scale is not None else self.frames / _UNIT_FRAMES
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> SynthMotionConfig:
+        """A named size (:data:`PRESETS`), with any field overridden."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown SynthMotion preset {name!r} (known: {', '.join(PRESETS)})")
+        return cls(**{**PRESETS[name], **overrides})
 
     def to_dict(self) -> dict:
         """JSON-ready dict (tuples become lists)."""
@@ -154,6 +225,16 @@ class SynthMotionConfig:
     def from_dict(cls, d: dict) -> SynthMotionConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+
+
+# The two named sizes. ``cpu``: what the published table and CI use on 2 cores (split 1: 672 test
+# videos from 7 appearance groups, 1,728 train). ``paper``: long enough and large enough that every
+# recipe's paper parameters run unmodified (VCOP's 3 x 16 frames + 2 x 8 = 64-frame span at 112 px
+# crops of 128 px frames, Shuffle&Learn's tau up to 60, SpeedNet's 64 frames at up to 2.2x = 141).
+PRESETS: dict[str, dict] = {
+    "cpu": {"groups": 25, "clips_per_group": 8, "size": 64, "frames": 48},
+    "paper": {"groups": 25, "clips_per_group": 8, "size": 128, "frames": 160},
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,31 +299,27 @@ def _upsample(grid: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def _background(rng: np.random.Generator, size: int, sprite_rgb) -> tuple[np.ndarray, dict]:
-    """Static background (size, size, 3) float32: colour gradient + texture + grain, and its labels."""
-    ends = []
-    while len(ends) < 2:
-        c = rng.integers(0, 256, size=3)
-        if abs(_luma(c) - _luma(sprite_rgb)) >= _MIN_LUMA_CONTRAST:
-            ends.append(c.astype(np.float32))
-    angle = float(rng.uniform(0.0, 2 * np.pi))
+    """Static background (size, size, 3) float32, and its labels: one colour plus a fine texture and
+    grain, statistically the same everywhere (no gradient, no blob larger than the sprite), so the
+    pixels a moving sprite covers or uncovers do not change the frame's mean or spread."""
+    while True:
+        colour = rng.integers(0, 256, size=3)
+        if abs(_luma(colour) - _luma(sprite_rgb)) >= _MIN_LUMA_CONTRAST:
+            break
     kind = BACKGROUND_TEXTURES[int(rng.integers(len(BACKGROUND_TEXTURES)))]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    ramp = np.clip((xx * np.cos(angle) + yy * np.sin(angle)) / 1.2 + 0.5, 0.0, 1.0)
-    img = ends[0] + (ends[1] - ends[0]) * ramp[..., None]
-    if kind == "waves":
+    img = np.broadcast_to(colour.astype(np.float32), (size, size, 3)).copy()
+    if kind == "waves":  # integer cycles per frame: periodic on the torus
         pattern = np.zeros((size, size), np.float32)
         for _ in range(3):
-            cycles, theta, phase = rng.uniform(2.0, 5.0), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
-            pattern += np.sin(2 * np.pi * cycles * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)
+            cx, cy = (int(v) * int(rng.choice((-1, 1))) for v in rng.integers(4, 9, size=2))
+            phase = rng.uniform(0, 2 * np.pi)
+            pattern += np.sin(2 * np.pi * (cx * xx + cy * yy) + phase)
         img += 8.0 * pattern[..., None]
     elif kind == "blotches":
-        img += 30.0 * _upsample(rng.uniform(-0.5, 0.5, size=(6, 6)), size, size)[..., None]
+        img += 24.0 * _upsample(rng.uniform(-0.5, 0.5, size=(16, 16)), size, size)[..., None]
     img += rng.normal(0.0, 3.0, size=img.shape)
-    labels = {
-        "colours": [[int(v) for v in c] for c in ends],
-        "gradient_angle_deg": round(float(np.degrees(angle)), 3),
-        "texture": kind,
-    }
+    labels = {"colour": [int(v) for v in colour], "texture": kind}
     return np.clip(img, 0, 255).astype(np.float32), labels
 
 
@@ -354,101 +431,163 @@ def _tri(z: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(np.mod(z, 2.0) - 1.0)
 
 
+def _stopping(tau: np.ndarray, t_stop: float, rate: float) -> np.ndarray:
+    """Displacement (T,) of a motion decelerating at ``rate`` from ``rate * t_stop`` to rest at
+    ``t_stop`` (unit frames), then at rest."""
+    m = np.minimum(tau, t_stop)
+    return rate * t_stop * m - 0.5 * rate * m * m
+
+
 def _motion(cfg: SynthMotionConfig, name: str, rng: np.random.Generator, base: dict):
     """Class-specific motion of the main sprite.
 
-    ``base`` holds the class-independent draws (p0, theta0, scale lo/span/u, speed in px/frame).
-    Returns ``x, y, theta, scale`` (T,) float arrays, a JSON-ready params dict and a list of
-    ``(frame, type)`` events.
+    ``base`` holds the class-independent draws (x0, y0, theta0, scale). Motion constants are per unit
+    frame (``cfg.frames_per_unit`` frames) and drawn within ``+-cfg.speed_spread`` of their nominal
+    values. Returns ``x, y, theta, scale`` (T,) float arrays (x, y unwrapped), a JSON-ready params dict
+    and a list of ``(time in frames, type)`` events.
     """
+    fpu, size, last = cfg.frames_per_unit, cfg.size, cfg.frames - 1
     t = np.arange(cfg.frames, dtype=np.float64)
-    last = cfg.frames - 1
-    p0x, p0y, v, size = base["x0"], base["y0"], base["speed"], cfg.size
-    x, y = np.full_like(t, p0x), np.full_like(t, p0y)
-    theta = np.full_like(t, base["theta0"])
-    scale = np.full_like(t, base["scale_lo"] + base["scale_span"] * base["scale_u"])
-    events: list[tuple[int, str]] = []
-    params: dict = {"speed_px_per_frame": round(v, 4)}
+    tau = t / fpu  # unit frames
+    duration = last / fpu
 
-    def interior(frames) -> list[int]:  # direction changes are observable only inside the clip
-        return sorted({int(f) for f in frames if 1 <= f <= last - 1})
+    def band(nominal: float) -> float:
+        return nominal * float(rng.uniform(1 - cfg.speed_spread, 1 + cfg.speed_spread))
+
+    x0, y0, theta0 = base["x0"], base["y0"], base["theta0"]
+    x, y, theta = np.full_like(t, x0), np.full_like(t, y0), np.full_like(t, theta0)
+    scale = np.full_like(t, base["scale"])
+    v = band(cfg.speed) * size  # px per unit frame
+    omega = np.radians(band(cfg.rotation_speed))  # rad per unit frame
+    heading = float(rng.uniform(0, 2 * np.pi))  # direction of travel, or of gravity
+    along = np.array([np.cos(heading), np.sin(heading)])
+    across = np.array([-along[1], along[0]])
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    events: list[tuple[float, str]] = []
+    params: dict = {"type": name, "frames_per_unit": round(fpu, 6)}
+
+    def place(a: np.ndarray, c: np.ndarray, centre=(x0, y0)):
+        """Position from displacements along ``along`` and ``across``."""
+        return centre[0] + a * along[0] + c * across[0], centre[1] + a * along[1] + c * across[1]
+
+    def at_units(times, kind: str) -> None:  # events inside the clip, at times in unit frames
+        events.extend((float(u * fpu), kind) for u in times if 1 <= u * fpu <= last - 1)
 
     if name.startswith("Translate"):
-        direction = {"Left": (-1, 0), "Right": (1, 0), "Up": (0, -1), "Down": (0, 1)}[
-            name[len("Translate") :]
-        ]
-        x, y = p0x + direction[0] * v * t, p0y + direction[1] * v * t
-        params.update(type="translate", direction=list(direction))
+        dx, dy = {"Left": (-1, 0), "Right": (1, 0), "Up": (0, -1), "Down": (0, 1)}[name[len("Translate") :]]
+        x, y = x0 + dx * v * tau, y0 + dy * v * tau
+        params.update(direction=[dx, dy], px_per_unit=round(v, 4))
     elif name in ("RotateCW", "RotateCCW"):
-        omega = float(rng.uniform(*cfg.rotation_speed))
-        sign = 1.0 if name == "RotateCW" else -1.0
-        theta = base["theta0"] + sign * np.radians(omega) * t
-        params = {"type": "rotate", "deg_per_frame": round(sign * omega, 4), "clockwise": sign > 0}
-    elif name in ("Grow", "Shrink"):
-        ramp = t / last if name == "Grow" else 1.0 - t / last
-        scale = base["scale_lo"] + base["scale_span"] * ramp
-        params = {"type": "scale", "from": round(float(scale[0]), 4), "to": round(float(scale[-1]), 4)}
-    elif name == "Bounce":
-        # each axis reflects off the frame border (the torus seam) every `period` frames, an integer,
-        # with an integer phase, so every wall contact falls exactly on a frame
-        axes = {}
-        for axis in ("x", "y"):
-            period = int(np.clip(round(1.0 / rng.uniform(*cfg.speed)), 4, last - 1))
-            phase = int(rng.integers(0, 2 * period))
-            axes[axis] = size * _tri((t + phase) / period)
-            events += [(f, "bounce") for f in interior(np.flatnonzero((t + phase) % period == 0))]
-            params[f"{axis}_period_frames"], params[f"{axis}_phase_frames"] = period, phase
-        x, y = axes["x"], axes["y"]
-        periods = (params["x_period_frames"], params["y_period_frames"])
-        params.update(type="bounce", speed_px_per_frame=[round(size / p, 4) for p in periods])
+        turn = 1.0 if name == "RotateCW" else -1.0
+        theta = theta0 + turn * omega * tau
+        params.update(deg_per_unit=round(float(np.degrees(turn * omega)), 4))
     elif name == "Orbit":
         radius = float(rng.uniform(*_ORBIT_RADIUS)) * size
-        direction = 1.0 if rng.random() < 0.5 else -1.0
-        phase = float(rng.uniform(0, 2 * np.pi))
-        angle = phase + direction * (v / radius) * t
-        x, y = p0x + radius * np.cos(angle), p0y + radius * np.sin(angle)
+        angle = float(rng.uniform(0, 2 * np.pi)) + sign * (v / radius) * tau
+        x, y = x0 + radius * np.cos(angle), y0 + radius * np.sin(angle)
+        params.update(radius_px=round(radius, 4), rad_per_unit=round(sign * v / radius, 5))
+    elif name in ("Swing", "DampedSwing"):
+        length = float(rng.uniform(*_SWING_LENGTH)) * size
+        period = band(_SWING_PERIOD)
+        amplitude = float(rng.uniform(*_SWING_AMPLITUDE)) * np.ones_like(tau)
+        decay = band(_SWING_DECAY) if name == "DampedSwing" else None
+        if decay is not None:
+            amplitude = amplitude * np.exp(-tau / decay)  # released at the start, losing energy
+        alpha = amplitude * np.cos(2 * np.pi * tau / period + float(rng.uniform(0, 2 * np.pi)))
+        x, y = place(length * np.cos(alpha), length * np.sin(alpha))  # pivot at (x0, y0), gravity along
+        theta = theta0 + alpha
         params.update(
-            type="orbit",
-            centre=[round(p0x, 4), round(p0y, 4)],
-            radius_px=round(radius, 4),
-            rad_per_frame=round(direction * v / radius, 5),
-            phase_rad=round(phase, 5),
+            length_px=round(length, 4),
+            period_units=round(period, 4),
+            gravity_deg=round(np.degrees(heading), 3),
         )
+        if decay is not None:
+            params["decay_units"] = round(decay, 4)
+    elif name in ("Hop", "DampedHop"):
+        gravity = 8 * _HOP_HEIGHT * size / _HOP_PERIOD**2  # px per unit frame^2: fixed, a physical constant
+        drift = float(rng.uniform(-0.5, 0.5)) * v
+        if name == "Hop":  # elastic: hops of one period (height g P^2 / 8)
+            period = band(_HOP_PERIOD)
+            phase = float(rng.uniform(0, period))
+            s = np.mod(tau + phase, period) / period
+            height = 0.5 * gravity * period**2 * s * (1 - s)  # g u (P - u) / 2
+            at_units(
+                np.arange(np.ceil(phase / period), (duration + phase) / period + 1) * period - phase, "bounce"
+            )
+            params.update(period_units=round(period, 4))
+        else:  # dropped from rest, each floor contact keeps _RESTITUTION of the speed, then at rest
+            h0 = band(_DROP_HEIGHT) * size
+            speed = np.sqrt(2 * gravity * h0)  # at the first contact
+            flight = speed / gravity  # the fall from rest
+            height = np.where(tau < flight, h0 - 0.5 * gravity * tau**2, 0.0)
+            contacts, start = [flight], flight
+            while True:
+                speed *= _RESTITUTION
+                flight = 2 * speed / gravity
+                if flight < 1.0 or start > duration:  # hops shorter than a unit frame: at rest
+                    break
+                u = tau - start
+                height += np.where((u >= 0) & (u < flight), speed * u - 0.5 * gravity * u**2, 0.0)
+                start += flight
+                contacts.append(start)
+            at_units(contacts, "bounce")
+            params.update(drop_px=round(h0, 4), restitution=_RESTITUTION)
+        x, y = place(-height, drift * tau)
+        params.update(gravity_px_per_unit2=round(gravity, 5), gravity_deg=round(np.degrees(heading), 3))
+    elif name == "Bounce":  # straight line, reflecting off the frame border (the torus seam)
+        z0 = rng.uniform(0, 2, size=2)
+        vel = v * along
+        z = z0[:, None] + vel[:, None] * tau[None, :] / size  # (2, T) in frame sizes
+        x, y = size * _tri(z[0]), size * _tri(z[1])
+        for k in range(2):
+            if vel[k] != 0:
+                crossings = np.arange(np.ceil(min(z[k, 0], z[k, -1])), max(z[k, 0], z[k, -1]) + 1e-9)
+                at_units((crossings - z0[k]) * size / vel[k], "bounce")
+        events.sort()
+        params.update(px_per_unit=round(v, 4), heading_deg=round(np.degrees(heading), 3))
+    elif name in ("SlideToStop", "Accelerate", "SpinDown", "SpinUp"):
+        rate = (v if name in ("SlideToStop", "Accelerate") else omega) * _DECELERATION
+        t_stop = float(rng.uniform(*_STOP_TIME)) * duration
+        stopping = name in ("SlideToStop", "SpinDown")
+        if stopping:
+            path = _stopping(tau, t_stop, rate)
+        else:  # the time reversal: at rest, then accelerating from the mirrored time
+            start = duration - t_stop
+            path = 0.5 * rate * np.maximum(tau - start, 0.0) ** 2
+        if name.startswith("Spin"):
+            theta = theta0 + sign * path
+        else:
+            x, y = place(path, 0.0 * path)
+        change = t_stop if stopping else duration - t_stop
+        params.update(rate_per_unit2=round(rate, 6), change_units=round(change, 4), sign=sign)
     elif name == "ZigZag":
-        heading = float(rng.uniform(0, 2 * np.pi))
-        half_period = int(rng.integers(4, 9))
-        phase = int(rng.integers(0, 2 * half_period))
-        drift = 0.6 * v
-        lateral = v * half_period * (_tri((t + phase) / half_period) - 0.5)
-        fwd, side = (
-            np.array([np.cos(heading), np.sin(heading)]),
-            np.array([-np.sin(heading), np.cos(heading)]),
-        )
-        x = p0x + fwd[0] * drift * t + side[0] * lateral
-        y = p0y + fwd[1] * drift * t + side[1] * lateral
-        events += [(f, "turn") for f in interior(np.flatnonzero((t + phase) % half_period == 0))]
-        params.update(
-            type="zigzag",
-            heading_deg=round(float(np.degrees(heading)), 3),
-            drift_px_per_frame=round(drift, 4),
-            half_period_frames=half_period,
-            phase_frames=phase,
-        )
-    elif name == "Jitter":
-        # piecewise-linear: segments of 3-6 frames, each roughly reversing the previous direction
-        velocity = np.zeros((cfg.frames - 1, 2))
-        heading, start, turns = float(rng.uniform(0, 2 * np.pi)), 0, []
-        while start < cfg.frames - 1:
-            length = int(rng.integers(3, 7))
-            speed = v * float(rng.uniform(0.8, 1.2))
-            velocity[start : start + length] = speed * np.array([np.cos(heading), np.sin(heading)])
+        half = band(_ZIGZAG_HALF_PERIOD)
+        phase = float(rng.uniform(0, 2 * half))
+        lateral = v * half * (_tri((tau + phase) / half) - 0.5)
+        x, y = place(0.6 * v * tau, lateral)
+        at_units(np.arange(np.ceil(phase / half), (duration + phase) / half + 1) * half - phase, "turn")
+        params.update(half_period_units=round(half, 4), heading_deg=round(np.degrees(heading), 3))
+    elif name == "Jitter":  # straight segments of 3-6 unit frames, each roughly reversing the last
+        disp, start, direction = np.zeros((2, len(tau))), 0.0, heading
+        turns = []
+        while start < duration:
+            length = float(rng.uniform(3, 6))
+            vel = band(v) * np.array([np.cos(direction), np.sin(direction)])
+            disp += vel[:, None] * np.clip(tau - start, 0, length)[None, :]
             start += length
             turns.append(start)
-            heading += np.pi + float(rng.uniform(-np.pi / 3, np.pi / 3))
-        path = np.concatenate([np.zeros((1, 2)), np.cumsum(velocity, axis=0)])
-        x, y = p0x + path[:, 0], p0y + path[:, 1]
-        events += [(f, "turn") for f in interior(turns)]
-        params.update(type="jitter", anchor=[round(p0x, 4), round(p0y, 4)])
+            direction += np.pi + float(rng.uniform(-np.pi / 3, np.pi / 3))
+        x, y = x0 + disp[0], y0 + disp[1]
+        at_units(turns, "turn")
+    elif name == "Figure8":
+        amp = float(rng.uniform(*_ORBIT_RADIUS)) * size
+        phi = sign * (v / amp) * tau + float(rng.uniform(0, 2 * np.pi))
+        x, y = place(amp * np.sin(phi), 0.5 * amp * np.sin(2 * phi))
+    elif name == "Spiral":
+        r0, r1 = 0.05 * size, 0.3 * size
+        radius = r0 + (r1 - r0) * tau / max(duration, 1e-9)
+        angle = float(rng.uniform(0, 2 * np.pi)) + sign * (v / (0.15 * size)) * tau
+        x, y = x0 + radius * np.cos(angle), y0 + radius * np.sin(angle)
     else:
         raise ValueError(f"unknown class {name!r}")
     return x, y, theta, scale, params, events
@@ -470,7 +609,8 @@ def _synth_audio(rng: np.random.Generator, events: list[dict], cfg: SynthMotionC
     """Noise floor plus a tone burst (``burst_ms``, 1 ms attack, 10 ms release) at every event.
 
     Returns (S,) float32 with ``S = round(frames * audio_rate / fps)``; the burst of an event at frame
-    i starts at sample ``round(i * audio_rate / fps)``, frequency ``EVENT_FREQS_HZ[type]``.
+    time s (seconds, not necessarily on a frame) starts at sample ``round(s * audio_rate)``, frequency
+    ``EVENT_FREQS_HZ[type]``.
     """
     rate = cfg.audio_rate
     audio = rng.normal(0.0, cfg.noise_floor, round(cfg.frames * rate / cfg.fps))
@@ -481,7 +621,7 @@ def _synth_audio(rng: np.random.Generator, events: list[dict], cfg: SynthMotionC
     env[-release:] *= 0.5 * (1 + np.cos(np.pi * (np.arange(release) + 1) / release))
     tt = np.arange(length) / rate
     for ev in events:
-        start = round(ev["frame"] * rate / cfg.fps)
+        start = round(ev["time"] * rate)
         seg = audio[start : start + length]
         seg += (_BURST_AMPLITUDE * env * np.sin(2 * np.pi * EVENT_FREQS_HZ[ev["type"]] * tt))[: len(seg)]
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
@@ -489,6 +629,44 @@ def _synth_audio(rng: np.random.Generator, events: list[dict], cfg: SynthMotionC
 
 def _rounded(a: np.ndarray, nd: int = 3) -> list[float]:
     return [round(float(v), nd) for v in a]
+
+
+def _camera(cfg: SynthMotionConfig, canvas: np.ndarray, key: list) -> tuple[np.ndarray, dict]:
+    """The camera's nuisances on the rendered scene (T, H, W, 3) float32 -> uint8 frames, and their
+    values for the sidecar. All are symmetric in time: a whole-frame shake (iid integer shifts on the
+    torus), a per-video contrast, gain and colour balance, per-frame flicker and pixel noise (iid,
+    zero-mean); the exposure drift (the shortcut probe, off by default) is the one ramp. Each comes
+    from its own random stream, so turning one off leaves every other draw unchanged."""
+    T, h, w, _ = canvas.shape
+    shake_rng, photo_rng, drift_rng = (np.random.default_rng([*key, k]) for k in (8, 9, 7))
+    shifts = (
+        np.rint(shake_rng.normal(0.0, cfg.shake, size=(T, 2))).astype(int)
+        if cfg.shake
+        else np.zeros((T, 2), int)
+    )
+    for f, (dy, dx) in enumerate(shifts):
+        if dy or dx:
+            canvas[f] = np.roll(canvas[f], (dy, dx), axis=(0, 1))
+    contrast = float(photo_rng.uniform(*cfg.contrast))
+    gain = float(photo_rng.uniform(*cfg.gain))
+    colour = photo_rng.uniform(*cfg.colour, size=3).astype(np.float32)
+    flicker = photo_rng.normal(0.0, cfg.flicker, size=T) if cfg.flicker else np.zeros(T)
+    drift = float(drift_rng.uniform(*cfg.exposure_drift)) * (1.0 if drift_rng.random() < 0.5 else -1.0)
+    ramp = 1.0 + drift * (np.arange(T) / max(T - 1, 1) - 0.5)
+    per_frame = (gain * (1.0 + flicker) * ramp).astype(np.float32)[:, None, None, None]
+    image = ((canvas - 128.0) * contrast + 128.0) * colour * per_frame
+    if cfg.noise:
+        image += photo_rng.normal(0.0, cfg.noise, size=image.shape).astype(np.float32)
+    frames = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    nuisance = {
+        "contrast": round(contrast, 5),
+        "gain": round(gain, 5),
+        "colour": _rounded(colour, 5),
+        "flicker": _rounded(flicker, 5),
+        "exposure_drift": round(drift, 5),
+        "shake_px": [[int(dx), int(dy)] for dy, dx in shifts],
+    }
+    return frames, nuisance
 
 
 def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int):
@@ -510,16 +688,11 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
     rng = np.random.default_rng(key)
 
     # class-independent per-clip draws
-    lo_scale, hi_scale = cfg.scale_range
-    span = float(rng.uniform(0.6, 0.9)) * (hi_scale - lo_scale)
     base = {
         "x0": float(rng.uniform(0, size)),
         "y0": float(rng.uniform(0, size)),
         "theta0": float(rng.uniform(0, 2 * np.pi)),
-        "scale_span": span,
-        "scale_lo": float(rng.uniform(lo_scale, hi_scale - span)),
-        "scale_u": float(rng.random()),
-        "speed": float(rng.uniform(*cfg.speed)) * size,
+        "scale": float(rng.uniform(*cfg.scale_range)),
     }
     flashes = _draw_flashes(rng, cfg)
     t = np.arange(T, dtype=np.float64)
@@ -565,14 +738,13 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
     radius = sprite["radius_frac"] * size * scale
     x, y = np.mod(x, size), np.mod(y, size)
     _draw_sprite(canvas, x, y, theta, radius, rgb, sprite["shape"], sprite["texture"])
-    # own random stream, so the exposure drift leaves every other draw unchanged
-    drift_rng = np.random.default_rng([*key, 7])
-    drift = float(drift_rng.uniform(*cfg.exposure_drift)) * (1.0 if drift_rng.random() < 0.5 else -1.0)
-    gain = (1.0 + drift * (t / max(T - 1, 1) - 0.5)).astype(np.float32)
-    frames = np.clip(np.rint(canvas * gain[:, None, None, None]), 0, 255).astype(np.uint8)
+    frames, nuisance = _camera(cfg, canvas, key)
+    shake = nuisance.pop("shake_px")
 
-    events = sorted(set(motion_events) | {(f, "flash") for f, _ in flashes})
-    events = [{"frame": f, "time": round(f / cfg.fps, 6), "type": kind} for f, kind in events]
+    events = sorted(
+        {(round(f, 6), kind) for f, kind in motion_events} | {(float(f), "flash") for f, _ in flashes}
+    )
+    events = [{"frame": int(round(f)), "time": round(f / cfg.fps, 6), "type": kind} for f, kind in events]
     audio = _synth_audio(rng, events, cfg)
 
     sidecar = {
@@ -599,7 +771,7 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
             "distractors": distractors,
         },
         "flashes": [{"frame": f, "duration": n} for f, n in flashes],
-        "exposure_drift": round(drift, 5),
+        "nuisance": nuisance,
         "events": events,
         "event_freqs_hz": EVENT_FREQS_HZ,
         "track": {
@@ -607,6 +779,7 @@ def render_video(cfg: SynthMotionConfig, class_name: str, group: int, clip: int)
             "y": _rounded(y),
             "angle_deg": _rounded(np.mod(np.degrees(theta), 360.0)),
             "scale": _rounded(scale, 4),
+            "shake_px": shake,
             "radius_px": _rounded(radius),
         },
     }
@@ -761,24 +934,26 @@ def generate_synthmotion(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m ssl_video.datasets.synthmotion ROOT [--workers 2] [--groups 10] ...``"""
+    """``python -m ssl_video.datasets.synthmotion ROOT [--preset cpu] [--workers 2] [--groups 25] ...``"""
     import argparse
 
-    default = SynthMotionConfig()
     parser = argparse.ArgumentParser(description="Generate the SynthMotion dataset (UCF101 layout).")
     parser.add_argument("root")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--classes", default=None, help="an int N (first N) or comma-separated names")
-    for name in ("groups", "clips_per_group", "size", "frames", "fps", "seed"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(default, name))
-    args = parser.parse_args(argv)
-    classes = CLASS_NAMES
-    if args.classes:
-        classes = int(args.classes) if args.classes.isdigit() else tuple(args.classes.split(","))
-    cfg = SynthMotionConfig(
-        classes=classes,
-        **{k: getattr(args, k) for k in ("groups", "clips_per_group", "size", "frames", "fps", "seed")},
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--class-set", choices=("benchmark", "transfer"), default="benchmark")
+    parser.add_argument(
+        "--classes", default=None, help="an int N (first N of the set) or names, comma-separated"
     )
+    for name in ("groups", "clips_per_group", "size", "frames", "fps", "seed"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
+    args = parser.parse_args(argv)
+    classes = TRANSFER_CLASSES if args.class_set == "transfer" else BENCHMARK_CLASSES
+    if args.classes:
+        classes = classes[: int(args.classes)] if args.classes.isdigit() else tuple(args.classes.split(","))
+    names = ("groups", "clips_per_group", "size", "frames", "fps", "seed")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    cfg = SynthMotionConfig.preset(args.preset, classes=classes, **overrides)
     summary = generate_synthmotion(args.root, cfg, workers=args.workers, progress=True)
     print(json.dumps(summary))
     return summary
