@@ -33,9 +33,9 @@ TINY_VCOP = [
     "data.val_videos=0",
 ]
 
-# The CPU budget of results/make_synthmotion.sh (r3d_tiny w16, 8 x 56^2 clips, AdamW 1e-3 cosine,
-# batch 16, the default SynthMotion: 288 train / 48 validation videos, seed 0), without the epochs
-# and the task's own parameters; the "climbs above chance" tests start from it.
+# The CPU budget of the SynthMotion 1.1 table (results/archive/synthmotion_v1/make_synthmotion.sh:
+# r3d_tiny w16, 8 x 56^2 clips, AdamW 1e-3 cosine, batch 16, 288 train / 48 validation videos, seed 0),
+# without the epochs and the task's own parameters; the "climbs above chance" tests start from it.
 SYNTH_CPU_RUN = [
     "data.dataset=ucf101",
     "data.val_videos=48",
