@@ -68,24 +68,31 @@ def decode_views(path: str, backend: str, views: Sequence[np.ndarray]) -> list[n
         return _read_views(reader, views)
 
 
-def plan_and_decode(task, video: UsableVideo, backend: str, rng: np.random.Generator):
-    """Plan one sample of ``video`` with ``task`` and decode its views -> (plan, views).
+def plan_and_read(task, meta: VideoMeta, reader, rng: np.random.Generator):
+    """Plan one sample with ``task`` and read its views from ``reader`` -> (plan, views).
 
-    Without a probe this is ``task.plan(meta, rng)`` then one decode pass. A task whose
-    ``probe_frames(meta)`` names frames first gets them decoded (same reader, one extra sparse pass)
-    and is planned with ``plan(meta, rng, probe=Probe(indices, frames))``.
+    ``reader`` is anything with ``read(indices) -> (N, H, W, 3) uint8`` (an open ``VideoReader``, or
+    frames held in memory, as the shortcut audit does). Without a probe this is ``task.plan(meta, rng)``
+    then one read of the union of the views' frames. A task whose ``probe_frames(meta)`` names frames
+    first gets them read (one extra sparse pass) and is planned with
+    ``plan(meta, rng, probe=Probe(indices, frames))``.
     """
-    meta = video.meta
     probe_indices = task.probe_frames(meta)
     if probe_indices is None:
         plan = task.plan(meta, rng)
-        return plan, decode_views(video.record.path, backend, plan.views)
-    from ..pretext.base import Probe  # the data layer depends on the task interface only here
+    else:
+        from ..pretext.base import Probe  # the data layer depends on the task interface only here
 
-    indices = np.asarray(probe_indices, dtype=np.int64)
-    with open_video(video.record.path, backend=backend) as reader:
+        indices = np.asarray(probe_indices, dtype=np.int64)
         plan = task.plan(meta, rng, probe=Probe(indices, reader.read(indices)))
-        return plan, _read_views(reader, plan.views)
+    return plan, _read_views(reader, plan.views)
+
+
+def plan_and_decode(task, video: UsableVideo, backend: str, rng: np.random.Generator):
+    """Plan one sample of ``video`` with ``task`` and decode its views (``plan_and_read`` on the opened
+    file) -> (plan, views)."""
+    with open_video(video.record.path, backend=backend) as reader:
+        return plan_and_read(task, video.meta, reader, rng)
 
 
 class PretextDataset(Dataset):
