@@ -16,7 +16,8 @@ scale) is drawn from the same distribution for every class:
 
 Audio (mono) is a low noise floor plus a short tone burst starting exactly at ``frame / fps`` for every
 visual event: a wall contact (``bounce``), a direction change (``turn``: ZigZag turns, Jitter
-reversals) and a sprite flash (``flash``: every video has 1-3 one- or two-frame brightness flashes at
+reversals) and a sprite flash (``flash``: every frame is a one-frame brightness flash with probability
+``flash_rate``, independently, at
 class-independent times).
 
 The dataset is written in the UCF101 on-disk layout (``classInd.txt``, ``trainlist0k.txt``,
@@ -161,7 +162,7 @@ class SynthMotionConfig:
     radius: tuple[float, float] = (0.12, 0.18)
     scale_range: tuple[float, float] = (0.7, 1.3)
     max_distractors: int = 3
-    flashes: tuple[int, int] = (1, 3)
+    flash_rate: float = 0.04
     burst_ms: float = 40.0
     noise_floor: float = 0.003
     crf: int = 18
@@ -184,7 +185,7 @@ class SynthMotionConfig:
         if unknown or not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct names from {CLASS_NAMES}, got {classes}")
         object.__setattr__(self, "classes", classes)
-        pairs = ("radius", "scale_range", "flashes", "gain", "colour", "contrast", "exposure_drift")
+        pairs = ("radius", "scale_range", "gain", "colour", "contrast", "exposure_drift")
         for name in pairs:
             value = tuple(getattr(self, name))
             if len(value) != 2 or value[0] > value[1]:
@@ -196,8 +197,8 @@ class SynthMotionConfig:
             raise ValueError("need clips_per_group >= 1, frames >= 8, fps >= 1")
         if self.size < 16 or self.size % 2:
             raise ValueError(f"size must be even and >= 16 (H.264 yuv420p), got {self.size}")
-        if self.flashes[0] < 0 or self.max_distractors < 0:
-            raise ValueError("flashes and max_distractors must be >= 0")
+        if not 0 <= self.flash_rate <= 1 or self.max_distractors < 0:
+            raise ValueError("need 0 <= flash_rate <= 1 and max_distractors >= 0")
         if not 0 <= self.speed_spread < 0.5 or self.speed <= 0 or self.rotation_speed <= 0:
             raise ValueError("need speed > 0, rotation_speed > 0 and 0 <= speed_spread < 0.5")
         if min(self.flicker, self.noise, self.shake) < 0 or (
@@ -594,15 +595,11 @@ def _motion(cfg: SynthMotionConfig, name: str, rng: np.random.Generator, base: d
 
 
 def _draw_flashes(rng: np.random.Generator, cfg: SynthMotionConfig) -> list[tuple[int, int]]:
-    """1-3 (onset frame, duration 1 or 2) flashes, at least 4 frames apart, inside the clip."""
-    count = int(rng.integers(cfg.flashes[0], cfg.flashes[1] + 1))
-    candidates = np.arange(1, cfg.frames - 2)
-    count = min(count, (len(candidates) + 3) // 4)
-    while True:
-        onsets = np.sort(rng.choice(candidates, size=count, replace=False))
-        if count < 2 or np.diff(onsets).min() >= 4:
-            break
-    return [(int(f), int(rng.integers(1, 3))) for f in onsets]
+    """Flash frames, (frame, duration 1): every frame inside the clip (1..T-2) independently with
+    probability ``flash_rate``. Independent single frames look the same however a clip samples time
+    (a sped-up clip meets as many per frame as a normal one: no speed cue) and played backwards."""
+    frames = np.flatnonzero(rng.random(cfg.frames) < cfg.flash_rate)
+    return [(int(f), 1) for f in frames if 1 <= f <= cfg.frames - 2]
 
 
 def _synth_audio(rng: np.random.Generator, events: list[dict], cfg: SynthMotionConfig) -> np.ndarray:
@@ -654,10 +651,16 @@ def _camera(cfg: SynthMotionConfig, canvas: np.ndarray, key: list) -> tuple[np.n
     drift = float(drift_rng.uniform(*cfg.exposure_drift)) * (1.0 if drift_rng.random() < 0.5 else -1.0)
     ramp = 1.0 + drift * (np.arange(T) / max(T - 1, 1) - 0.5)
     per_frame = (gain * (1.0 + flicker) * ramp).astype(np.float32)[:, None, None, None]
-    image = ((canvas - 128.0) * contrast + 128.0) * colour * per_frame
+    image = canvas  # in place, float32 throughout (the noise is most of a video's rendering time)
+    image -= 128.0
+    image *= np.float32(contrast)
+    image += 128.0
+    image *= colour * per_frame  # (T, 1, 1, 3)
     if cfg.noise:
-        image += photo_rng.normal(0.0, cfg.noise, size=image.shape).astype(np.float32)
-    frames = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+        noise = photo_rng.standard_normal(image.shape, dtype=np.float32)
+        noise *= np.float32(cfg.noise)
+        image += noise
+    frames = np.clip(np.rint(image, out=image), 0, 255, out=image).astype(np.uint8)
     nuisance = {
         "contrast": round(contrast, 5),
         "gain": round(gain, 5),
