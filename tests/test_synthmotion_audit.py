@@ -70,7 +70,9 @@ def _audit(name: str, videos: list[np.ndarray]):
     return shortcut_audit(create_task(task_name, params), videos, samples_per_video=16, seed=0, unit=unit)
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "opn_no_split" else n for n in sorted(TASKS)]
+)
 def test_every_task_passes_the_audit_on_the_default_data(name, default_videos):
     result = _audit(name, default_videos)
     print(result.summary())
