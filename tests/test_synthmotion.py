@@ -297,21 +297,23 @@ def _wrap(z: np.ndarray, n: int) -> np.ndarray:
 def _change_centres(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per difference image d (N, H, W): sub-pixel centre of the strongest change blob on the torus.
 
-    The peak of d^2 box-summed over 9x9 pixels, refined by the d^2-weighted mean within 0.25 H.
+    The peak of d^2 box-summed over a square of side about the sprite's radius (0.25 W, at least 9
+    pixels), refined by the d^2-weighted mean within 0.5 W (the sprite's largest radius is 0.43 W).
     """
     n, h, w = d.shape
+    half = max(4, round(0.125 * w))
     energy = d * d
     blurred = energy.copy()
     for axis in (1, 2):
         acc = blurred.copy()
-        for s in range(1, 5):
+        for s in range(1, half + 1):
             acc += np.roll(blurred, s, axis) + np.roll(blurred, -s, axis)
         blurred = acc
     peak = blurred.reshape(n, -1).argmax(1)
     py, px = peak // w, peak % w
     dx = _wrap(np.arange(w)[None, None, :] - px[:, None, None], w)
     dy = _wrap(np.arange(h)[None, :, None] - py[:, None, None], h)
-    weights = energy * (dx * dx + dy * dy < (0.25 * w) ** 2)
+    weights = energy * (dx * dx + dy * dy < (0.5 * w) ** 2)
     mass = weights.sum((1, 2)) + 1e-9
     return px + (weights * dx).sum((1, 2)) / mass, py + (weights * dy).sum((1, 2)) / mass
 
@@ -336,7 +338,7 @@ def _curl_div(grey: np.ndarray, step: int, fixed_centre: bool) -> tuple[np.ndarr
         cx, cy = _change_centres(d)
     x = _wrap(np.arange(w)[None, None, :] - cx[:, None, None], w)
     y = _wrap(np.arange(h)[None, :, None] - cy[:, None, None], h)
-    near = (x * x + y * y < (0.3 * w) ** 2) & (np.abs(d) > 0.03)
+    near = (x * x + y * y < (0.5 * w) ** 2) & (np.abs(d) > 0.03)
 
     def corr(pattern: np.ndarray) -> np.ndarray:
         pattern = pattern * near

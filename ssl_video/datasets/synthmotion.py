@@ -40,7 +40,7 @@ import numpy as np
 
 from ssl_video.io_utils import atomic_write_text
 
-SYNTHMOTION_VERSION = "2.0"
+SYNTHMOTION_VERSION = "2.1"
 
 # The benchmark's 12 classes (label order). Every one keeps the sprite's area, and the statistics of
 # the background it covers, constant over time, so no class changes a frame's global brightness or
@@ -159,8 +159,8 @@ class SynthMotionConfig:
     rotation_speed: float = 6.0
     speed_spread: float = 0.15
     time_scale: float | None = None
-    radius: tuple[float, float] = (0.12, 0.18)
-    scale_range: tuple[float, float] = (0.7, 1.3)
+    radius: tuple[float, float] = (0.28, 0.36)
+    scale_range: tuple[float, float] = (0.8, 1.2)
     max_distractors: int = 3
     flash_rate: float = 0.04
     burst_ms: float = 40.0
