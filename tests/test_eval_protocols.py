@@ -26,7 +26,9 @@ from ssl_video.evaluation import (
     recall_at_k,
     topk_accuracy,
 )
+from ssl_video.evaluation.features import multi_clip_indices
 from ssl_video.evaluation.linear import linear_metrics
+from ssl_video.evaluation.protocols import extraction_hash
 
 
 def unit(x):
@@ -332,3 +334,34 @@ def test_mean_class_accuracy():
     pred = np.array([0, 0, 0, 0])
     assert mean_class_accuracy(pred, labels) == pytest.approx(50.0)
     assert mean_class_accuracy(pred, labels, np.array([True, False, True, True])) == pytest.approx(100 / 3)
+
+
+@pytest.mark.parametrize("num_frames,clip_len,stride", [(48, 8, 6), (48, 8, 3), (100, 16, 2), (20, 8, 6)])
+def test_strided_clips_span_the_video_frame_stride_apart(num_frames, clip_len, stride):
+    """Uniform and dense clips of clip_len frames ``stride`` apart: equal spacing inside the video, the
+    first clip at frame 0 and the last ending on the final frame (span (clip_len - 1) * stride + 1);
+    stride 1 is the consecutive-frame sampling."""
+    span = (clip_len - 1) * stride + 1
+    for idx in (
+        multi_clip_indices(num_frames, 5, clip_len, stride),
+        dense_window_indices(num_frames, clip_len, stride),
+    ):
+        assert idx.shape[1] == clip_len and idx.min() == 0 and idx.max() == num_frames - 1
+        if num_frames >= span:
+            assert np.all(np.diff(idx, axis=1) == stride)
+            assert idx[-1, -1] == num_frames - 1
+    assert np.array_equal(
+        multi_clip_indices(num_frames, 5, clip_len, 1), multi_clip_indices(num_frames, 5, clip_len)
+    )
+    if num_frames >= span:
+        dense = dense_window_indices(num_frames, clip_len, stride)
+        assert np.all(np.diff(dense[:-1, 0]) == max(1, span // 2))  # half-overlapping spans
+
+
+def test_frame_stride_is_part_of_the_extraction_and_validated():
+    base = load_protocol("knn")
+    strided = dataclasses.replace(base, frame_stride=6)
+    assert strided.extraction.frame_stride == 6 and base.extraction.frame_stride == 1
+    assert extraction_hash(strided.extraction) != extraction_hash(base.extraction)
+    with pytest.raises(ConfigError, match="frame_stride"):
+        dataclasses.replace(base, frame_stride=0)

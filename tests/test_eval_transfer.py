@@ -191,3 +191,26 @@ def test_clip_protocols_run_end_to_end_and_leave_the_encoder_alone(tiny_synth, n
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
     again = evaluate(protocol, encoder, None, "ucf101", str(tiny_synth), num_workers=2, seed=0)
     assert again["metrics"] == result["metrics"]  # seeded: independent of the worker count
+
+
+def test_strided_clips_read_frames_frame_stride_apart(tmp_path):
+    """frame_stride 5: a finetune test view and a training clip hold frames 5 apart (decoded pixels
+    say which frame), and every training clip lies inside the 40-frame video (span 36)."""
+    from ssl_video.datasets.record import VideoRecord
+
+    path = tmp_path / "v.mp4"
+    index_video(path)
+    record = VideoRecord(path=str(path), rel_path="v.mp4", label=1, split="test")
+    views, ok = MultiViewDataset([record], "pyav", 2, 8, 40, None, 1, frame_stride=5)[0]
+    grey = views[:, 0, :, 20, 20].float() / 5
+    assert ok and views.shape == (2, 3, 8, 40, 40)
+    for row, start in zip(grey, (0, 4)):  # multi_clip_indices(40, 2, 8, 5): span 36, starts 0 and 4
+        assert torch.allclose(row, start + 5 * torch.arange(8).float(), atol=1.0)
+    train = RandomClipDataset([record], "pyav", 8, 40, None, False, seed=3, frame_stride=5)
+    starts = set()
+    for epoch in range(16):
+        clip, _, ok = train[(epoch, 0)]
+        frames = clip[0, :, 20, 20].float() / 5
+        assert ok and torch.allclose(torch.diff(frames), torch.full((7,), 5.0), atol=1.0)
+        starts.add(int(round(float(frames[0]))))
+    assert len(starts) > 2 and max(starts) <= 40 - 36

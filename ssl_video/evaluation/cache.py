@@ -169,6 +169,7 @@ def extract_features(
         num_clips=extraction.num_clips,
         windows=extraction.windows,
         clip_len=extraction.clip_len,
+        frame_stride=extraction.frame_stride,
         crop=extraction.crop,
         resize=extraction.resize,
         feature=extraction.feature,

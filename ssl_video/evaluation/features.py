@@ -21,36 +21,46 @@ from ..video import VideoDecodeError, read_metadata
 log = logging.getLogger(__name__)
 
 
-def multi_clip_indices(num_frames: int, num_clips: int, clip_len: int) -> np.ndarray:
+def clip_span(clip_len: int, frame_stride: int = 1) -> int:
+    """Frames a clip of ``clip_len`` frames ``frame_stride`` apart spans: (clip_len - 1) * stride + 1."""
+    return (clip_len - 1) * frame_stride + 1
+
+
+def multi_clip_indices(num_frames: int, num_clips: int, clip_len: int, frame_stride: int = 1) -> np.ndarray:
     """(num_clips, clip_len) frame indices of clips whose centres are evenly spaced over
-    [clip_len/2, num_frames - clip_len/2] (VCOP's test sampling). Videos shorter than a clip repeat
-    their last frame, so every video yields clips."""
-    half = clip_len / 2
+    [span/2, num_frames - span/2] (VCOP's test sampling), each clip ``clip_len`` frames
+    ``frame_stride`` apart (span = ``clip_span``). Videos shorter than a clip repeat their last frame,
+    so every video yields clips."""
+    half = clip_span(clip_len, frame_stride) / 2
     centres = np.linspace(half, max(half, num_frames - half), num_clips)
     starts = np.round(centres - half).astype(np.int64)
-    indices = starts[:, None] + np.arange(clip_len)[None, :]
+    indices = starts[:, None] + frame_stride * np.arange(clip_len)[None, :]
     return np.clip(indices, 0, num_frames - 1)
 
 
-def dense_window_indices(num_frames: int, clip_len: int) -> np.ndarray:
-    """(K, clip_len) frame indices of every half-overlapping window (stride ``max(1, clip_len // 2)``)
-    starting at frame 0; when the last such window stops short of the final frame, one more window
-    ending on the final frame is added, so the windows cover the whole video. A video shorter than
-    one window gives a single window with its last frame repeated."""
-    stride = max(1, clip_len // 2)
-    starts = list(range(0, max(1, num_frames - clip_len + 1), stride))
-    if num_frames > clip_len and starts[-1] + clip_len < num_frames:
-        starts.append(num_frames - clip_len)
-    indices = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(clip_len)[None, :]
+def dense_window_indices(num_frames: int, clip_len: int, frame_stride: int = 1) -> np.ndarray:
+    """(K, clip_len) frame indices of every half-overlapping window (a window spans
+    ``clip_span(clip_len, frame_stride)`` frames; windows start ``max(1, span // 2)`` apart) starting at
+    frame 0; when the last such window stops short of the final frame, one more window ending on the
+    final frame is added, so the windows cover the whole video. A video shorter than one window gives
+    a single window with its last frame repeated."""
+    span = clip_span(clip_len, frame_stride)
+    step = max(1, span // 2)
+    starts = list(range(0, max(1, num_frames - span + 1), step))
+    if num_frames > span and starts[-1] + span < num_frames:
+        starts.append(num_frames - span)
+    indices = np.asarray(starts, dtype=np.int64)[:, None] + frame_stride * np.arange(clip_len)[None, :]
     return np.clip(indices, 0, num_frames - 1)
 
 
-def clip_indices(num_frames: int, windows: str, num_clips: int, clip_len: int) -> np.ndarray:
+def clip_indices(
+    num_frames: int, windows: str, num_clips: int, clip_len: int, frame_stride: int = 1
+) -> np.ndarray:
     """(K, clip_len) frame indices for ``windows`` "uniform" (K = num_clips) or "dense" (all windows)."""
     if windows == "uniform":
-        return multi_clip_indices(num_frames, num_clips, clip_len)
+        return multi_clip_indices(num_frames, num_clips, clip_len, frame_stride)
     if windows == "dense":
-        return dense_window_indices(num_frames, clip_len)
+        return dense_window_indices(num_frames, clip_len, frame_stride)
     raise ValueError(f"windows must be 'uniform' or 'dense', got {windows!r}")
 
 
@@ -75,9 +85,11 @@ class MultiClipDataset(Dataset):
         clip_len: int,
         transform: ClipTransform,
         windows: str = "uniform",
+        frame_stride: int = 1,
     ):
         self.paths, self.backend, self.windows = list(paths), backend, windows
         self.num_clips, self.clip_len, self.transform = num_clips, clip_len, transform
+        self.frame_stride = frame_stride
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -86,7 +98,9 @@ class MultiClipDataset(Dataset):
         path = self.paths[i]
         try:
             meta = read_metadata(path, backend=self.backend)
-            indices = clip_indices(meta.num_frames, self.windows, self.num_clips, self.clip_len)
+            indices = clip_indices(
+                meta.num_frames, self.windows, self.num_clips, self.clip_len, self.frame_stride
+            )
             clips = decode_views(path, self.backend, list(indices))
             return torch.stack([self.transform(c) for c in clips]), True
         except VideoDecodeError as e:
@@ -112,6 +126,7 @@ def extract_video_features(
     num_clips: int = 10,
     windows: str = "uniform",
     clip_len: int = 16,
+    frame_stride: int = 1,
     crop: int = 112,
     resize: int | tuple[int, int] | None = (128, 171),
     feature: str = "pool",
@@ -121,7 +136,8 @@ def extract_video_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Video descriptors = mean over a video's centre-cropped clips of the clip features.
 
-    windows: "uniform" (``num_clips`` evenly spaced clips) or "dense" (all half-overlapping windows).
+    windows: "uniform" (``num_clips`` evenly spaced clips) or "dense" (all half-overlapping windows);
+    every clip has ``clip_len`` frames ``frame_stride`` apart.
     feature: "pool" (global average pool, (D,)) or "pool5" (VCOP's pooled-and-flattened map).
     Returns (features (N, D') float32, ok (N,) bool); rows of unreadable videos are zero and ok False.
     """
@@ -129,7 +145,9 @@ def extract_video_features(
         raise ValueError(f"feature must be 'pool' or 'pool5', got {feature!r}")
     encoder = encoder.to(device).eval()
     transform = ClipTransform(crop=crop, resize=resize, random=False)
-    dataset = MultiClipDataset(paths, backend, num_clips, clip_len, transform, windows=windows)
+    dataset = MultiClipDataset(
+        paths, backend, num_clips, clip_len, transform, windows=windows, frame_stride=frame_stride
+    )
     loader = DataLoader(
         dataset,
         batch_size=batch_videos,

@@ -7,10 +7,10 @@ ones). ``protocol_hash`` covers every resolved setting, so it changes whenever a
 change a number changes.
 
 Each protocol carries the same feature-extraction fields (``num_clips``, ``windows``, ``clip_len``,
-``crop``, ``resize``, ``feature``); ``protocol.extraction`` gathers them into an ``Extraction`` with
-its own hash. Protocols whose extractions are equal share cached features (see ``cache.py``).
-``folds`` lists the official splits the protocol is run on (``[1]``: split 1 only; ``[1, 2, 3]``:
-each split evaluated and stored, tables average over them).
+``frame_stride``, ``crop``, ``resize``, ``feature``); ``protocol.extraction`` gathers them into an
+``Extraction`` with its own hash. Protocols whose extractions are equal share cached features (see
+``cache.py``). ``folds`` lists the official splits the protocol is run on (``[1]``: split 1 only;
+``[1, 2, 3]``: each split evaluated and stored, tables average over them).
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class Extraction:
 
     windows: "uniform" = ``num_clips`` clips with evenly spaced centres (VCOP); "dense" = every
     half-overlapping window of ``clip_len`` frames (CoCLR; ``num_clips`` is then unused and set to 0
-    so that equal extractions hash equally). feature: "pool" (global average pool, (D,)) or "pool5"
+    so that equal extractions hash equally). A clip is ``clip_len`` frames ``frame_stride`` apart (1:
+    consecutive; SynthMotion's cpu protocols use 8 frames 6 apart, the whole 48-frame video, because its
+    classes are defined by the whole motion). feature: "pool" (global average pool, (D,)) or "pool5"
     (VCOP's MaxPool3d (1,2,2) on the last feature map, flattened). Frames are resized to ``resize``
     (H, W) (None = keep) and centre-cropped to ``crop``.
     """
@@ -42,6 +44,7 @@ class Extraction:
     num_clips: int = 10
     windows: str = "uniform"
     clip_len: int = 16
+    frame_stride: int = 1
     crop: int = 112
     resize: tuple[int, int] | None = (128, 171)
     feature: str = "pool"
@@ -63,6 +66,7 @@ class _ExtractionFields:
     num_clips: int = 10
     windows: str = "uniform"
     clip_len: int = 16
+    frame_stride: int = 1
     crop: int = 112
     resize: tuple[int, int] | None = (128, 171)
     feature: str = "pool"
@@ -82,8 +86,12 @@ class _ExtractionFields:
             )
         if not self.folds or min(self.folds) < 1 or len(set(self.folds)) != len(self.folds):
             raise ConfigError(f"protocol.folds: distinct official split numbers >= 1, got {list(self.folds)}")
-        if self.clip_len < 1 or self.crop < 1 or (self.windows == "uniform" and self.num_clips < 1):
-            raise ConfigError("protocol: clip_len, crop and (uniform windows) num_clips must be >= 1")
+        if min(self.clip_len, self.frame_stride, self.crop) < 1 or (
+            self.windows == "uniform" and self.num_clips < 1
+        ):
+            raise ConfigError(
+                "protocol: clip_len, frame_stride, crop and (uniform windows) num_clips must be >= 1"
+            )
 
     @property
     def extraction(self) -> Extraction:
@@ -92,6 +100,7 @@ class _ExtractionFields:
             num_clips=self.num_clips if self.windows == "uniform" else 0,
             windows=self.windows,
             clip_len=self.clip_len,
+            frame_stride=self.frame_stride,
             crop=self.crop,
             resize=None if self.resize is None else tuple(self.resize),
             feature=self.feature,

@@ -61,8 +61,8 @@ def spatial_crop_origins(height: int, width: int, crop: int, n: int) -> list[tup
 class RandomClipDataset(Dataset):
     """Key (epoch, index) -> (clip (3, T, crop, crop) uint8, label, ok).
 
-    One clip of ``clip_len`` consecutive frames per video per epoch, start uniform over the video
-    (a video shorter than a clip repeats its last frame), resized, randomly cropped and, with
+    One clip of ``clip_len`` frames ``frame_stride`` apart per video per epoch, start uniform over the
+    video (a video shorter than the clip's span repeats its last frame), resized, randomly cropped and, with
     ``flip``, mirrored with probability 1/2. An unreadable video gives a zero clip and ok=False.
     """
 
@@ -75,6 +75,7 @@ class RandomClipDataset(Dataset):
         resize: int | tuple[int, int] | None,
         flip: bool,
         seed: int,
+        frame_stride: int = 1,
     ):
         self.records, self.backend, self.clip_len, self.flip, self.seed = (
             list(records),
@@ -83,6 +84,7 @@ class RandomClipDataset(Dataset):
             flip,
             seed,
         )
+        self.frame_stride = frame_stride
         self.transform = ClipTransform(crop=crop, resize=resize, random=True)
 
     def __len__(self) -> int:
@@ -94,8 +96,9 @@ class RandomClipDataset(Dataset):
         rng = sample_rng(self.seed, epoch, index, STREAM_EVAL)
         try:
             n = read_metadata(record.path, backend=self.backend).num_frames
-            start = int(rng.integers(0, max(1, n - self.clip_len + 1)))
-            indices = np.clip(start + np.arange(self.clip_len), 0, n - 1)
+            offsets = self.frame_stride * np.arange(self.clip_len)
+            start = int(rng.integers(0, max(1, n - int(offsets[-1]))))
+            indices = np.clip(start + offsets, 0, n - 1)
             (frames,) = decode_views(record.path, self.backend, [indices])
         except VideoDecodeError as e:
             log.warning("skipping an evaluation training clip: %s", e)
@@ -120,6 +123,7 @@ class MultiViewDataset(Dataset):
         crop: int,
         resize: int | tuple[int, int] | None,
         spatial_crops: int,
+        frame_stride: int = 1,
     ):
         self.records, self.backend = list(records), backend
         self.num_clips, self.clip_len, self.crop, self.spatial_crops = (
@@ -128,6 +132,7 @@ class MultiViewDataset(Dataset):
             crop,
             spatial_crops,
         )
+        self.frame_stride = frame_stride
         self.resizer = ClipTransform(crop=crop, resize=resize, random=False)
 
     def __len__(self) -> int:
@@ -147,9 +152,8 @@ class MultiViewDataset(Dataset):
         record = self.records[i]
         try:
             n = read_metadata(record.path, backend=self.backend).num_frames
-            clips = decode_views(
-                record.path, self.backend, list(multi_clip_indices(n, self.num_clips, self.clip_len))
-            )
+            indices = multi_clip_indices(n, self.num_clips, self.clip_len, self.frame_stride)
+            clips = decode_views(record.path, self.backend, list(indices))
         except VideoDecodeError as e:
             log.warning("cannot test a video: %s", e)
             v = self.num_clips * self.spatial_crops
@@ -211,8 +215,9 @@ def train_clip_classifier(
         partial batch kept). Returns {"steps", "skipped_clips", "final_loss", "failed_train" (paths of the
     videos that failed to decode at least once, sorted)}."""
     dataset = RandomClipDataset(
-        records, backend, protocol.clip_len, protocol.crop, protocol.resize, protocol.flip, seed
-    )
+        records, backend, protocol.clip_len, protocol.crop, protocol.resize, protocol.flip, seed,
+        protocol.frame_stride,
+    )  # fmt: skip
     params = model.fc.parameters() if frozen else model.parameters()
     opt = _optimizer(params, protocol)
     steps_per_epoch = math.ceil(len(records) / protocol.batch_size)
@@ -271,7 +276,7 @@ def predict_views(
     model.eval()
     dataset = MultiViewDataset(
         records, backend, protocol.num_clips, protocol.clip_len, protocol.crop, protocol.resize,
-        protocol.spatial_crops,
+        protocol.spatial_crops, protocol.frame_stride,
     )  # fmt: skip
     loader = DataLoader(
         dataset, batch_size=batch_videos, num_workers=num_workers, shuffle=False, collate_fn=_collate_views
