@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of training/drawing in linear, finetune, lowshot (repeatable; see below)",
     )
     p.add_argument("--checkpoint-id", help="store name of a single checkpoint (default: derived from it)")
+    p.add_argument(
+        "--variant",
+        help="what tables show after the method name, for a recipe or data other than the paper's "
+        "(e.g. 'contrast fusion'); part of the table row's identity",
+    )
     _add_dataset_args(p, split=False)
     p.add_argument("--name", help="dataset name in the store and tables (default: the adapter name)")
     p.add_argument("--store", default="results/store", help="result store folder (default results/store)")
@@ -333,13 +338,13 @@ def _encoders_to_evaluate(args):
     for path in args.checkpoint:
         encoder, export = load_encoder(path)
         sha = file_sha256(path)
-        yield encoder, sha, checkpoint_info_from_export(path, export, sha, args.checkpoint_id)
+        yield encoder, sha, checkpoint_info_from_export(path, export, sha, args.checkpoint_id, args.variant)
     if args.random_init:
         torch.manual_seed(args.seed)
         kwargs = yaml.safe_load(args.encoder_kwargs) or {}
         encoder = create_encoder(args.random_init, **kwargs)
         info = random_init_info(args.random_init, args.seed, kwargs)
-        yield encoder, None, dataclasses.replace(info, id=args.checkpoint_id or info.id)
+        yield encoder, None, dataclasses.replace(info, id=args.checkpoint_id or info.id, variant=args.variant)
 
 
 def cmd_table(args) -> int:

@@ -331,3 +331,73 @@ def test_failed_pretraining_cancels_its_evaluations_and_is_submitted_again(tiny_
     assert "supervised training needs labels in [0, 2)" in log
     assert main(["bench", path, "--dry-run"]) == 0  # nothing is done: both are submitted again
     assert "would submit 1 pretraining and 1 evaluation job(s)" in capsys.readouterr().out
+
+
+def test_random_init_rows_and_a_baseline_pretrained_on_other_data(tiny_synth, tmp_path, capsys):
+    """``random_init: true`` evaluates each encoder at random init once per seed (no pretraining);
+    a task with its own ``data`` trains once on it and is evaluated on the matrix's dataset, and its
+    ``variant`` names its table row."""
+    values = tiny_matrix(tiny_synth, tmp_path / "runs")
+    supervised = values["pretext"][1]
+    values["pretext"] = [
+        supervised,
+        {
+            **supervised,
+            "label": "sup_other",
+            "variant": "other data",
+            "data": {"root": str(tiny_synth), "label": "other"},
+        },
+    ]
+    values["random_init"] = True
+    values["protocols"] = values["protocols"][1:]  # knn only
+    path = write_matrix(tmp_path / "m.yaml", values)
+    plan = expand(load_matrix(path))
+    assert [r.run_id for r in plan.pretrain] == [
+        "supervised-r3d_tiny-synth-s0", "supervised-r3d_tiny-synth-s1",
+        "sup_other-r3d_tiny-other-s0", "sup_other-r3d_tiny-other-s1",
+    ]  # fmt: skip
+    parser = build_parser()
+    by_name = {ev.job.name: parser.parse_args(list(ev.job.argv)) for ev in plan.evals}
+    assert list(by_name) == [
+        "eval-supervised-r3d_tiny-synth-s0-knn", "eval-supervised-r3d_tiny-synth-s1-knn",
+        "eval-sup_other-r3d_tiny-other-s0-synth-knn", "eval-sup_other-r3d_tiny-other-s1-synth-knn",
+        "eval-random_init-r3d_tiny-synth-s0-knn", "eval-random_init-r3d_tiny-synth-s1-knn",
+    ]  # fmt: skip
+    other = by_name["eval-sup_other-r3d_tiny-other-s1-synth-knn"]
+    assert (other.name, other.variant, other.checkpoint_id) == (
+        "synth",
+        "other data",
+        "tiny-sup_other-r3d_tiny-s1",
+    )
+    assert other.checkpoint == [
+        str((tmp_path / "runs/tiny/sup_other-r3d_tiny-other-s1/encoder.pt").absolute())
+    ]
+    rand = by_name["eval-random_init-r3d_tiny-synth-s1-knn"]
+    assert (rand.random_init, yaml.safe_load(rand.encoder_kwargs), rand.seed) == ("r3d_tiny", {"width": 8}, 1)
+    assert rand.checkpoint == [] and rand.checkpoint_id == "tiny-random_init-r3d_tiny-s1"
+    assert [dep for ev, dep in decide(plan).evals if ev.run is None] == [None, None]  # nothing to wait for
+
+    assert main(["bench", path]) == 0
+    out = capsys.readouterr().out
+    assert "submitted 4 pretraining and 6 evaluation job(s)" in out
+    assert re.search(
+        r"^eval-random_init-r3d_tiny-synth-s0-knn +eval +local-\d+ +COMPLETED +1/1 results", out, re.M
+    )
+    records = list(ResultStore(tmp_path / "runs/tiny/store").records("synth"))
+    assert sorted((r["checkpoint"]["method"], r["checkpoint"].get("variant", "")) for r in records) == [
+        ("random_init", ""), ("random_init", ""), ("supervised", ""), ("supervised", ""),
+        ("supervised", "other data"), ("supervised", "other data"),
+    ]  # fmt: skip
+    assert main(["bench", path]) == 0 and "nothing submitted: all 6 results" in capsys.readouterr().out
+
+    assert main(["bench", "collect", path]) == 0
+    table = tmp_path / "runs/tiny/tables/synth"
+    *rows, chance = list(csv.DictReader(table.with_suffix(".csv").open()))
+    assert [(r["method"], r["variant"]) for r in rows] == [
+        ("random_init", ""),
+        ("supervised", ""),
+        ("supervised", "other data"),
+    ]
+    assert all(r["knn@v1 top1 n"] == "2" for r in rows)
+    md = table.with_suffix(".md").read_text()
+    assert "| supervised (other data) | r3d_tiny |" in md and "variant" in md

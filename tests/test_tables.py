@@ -291,6 +291,37 @@ def test_different_pretraining_configs_are_separate_rows():
     ]
 
 
+def test_a_variant_names_its_row_and_is_an_experiment_of_its_own(tmp_path):
+    """``checkpoint.variant`` is always shown after the method and keeps rows apart even with one
+    config hash; cfg/step tags only tell apart experiments of the same variant."""
+    cfg_a, cfg_b = "1a2b3c4d" + "0" * 8, "9f8e7d6c" + "0" * 8
+    recs = [
+        run_record("o3n-s0", 5.0, step=90, cfg=cfg_a, method="o3n"),
+        run_record("o3n-c-s0", 9.0, step=90, cfg=cfg_a, method="o3n"),
+        run_record("o3n-c2-s0", 11.0, step=90, cfg=cfg_b, method="o3n"),
+    ]
+    for rec in recs[1:]:
+        rec["checkpoint"]["variant"] = "contrast fusion"
+    for rec in recs:
+        validate_record(rec)
+    table = build_table(recs)
+    assert [row.label for row in table.rows] == [
+        "o3n",
+        "o3n (contrast fusion, cfg 1a2b3c4d)",
+        "o3n (contrast fusion, cfg 9f8e7d6c)",
+    ]
+    assert [table.cell(row, R1).mean for row in table.rows] == [5.0, 9.0, 11.0]
+    alone = build_table(recs[1:2])  # a single experiment still shows its variant
+    assert [row.label for row in alone.rows] == ["o3n (contrast fusion)"]
+    paths = render_tables(recs[1:2], tmp_path / "t")
+    assert "| o3n (contrast fusion) |" in paths["md"].read_text()
+    [row] = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))[:1]
+    assert (row["method"], row["variant"]) == ("o3n", "contrast fusion")
+    bad = dict(recs[1], checkpoint={**recs[1]["checkpoint"], "variant": ""})
+    with pytest.raises(ValueError, match="checkpoint.variant"):
+        validate_record(bad)
+
+
 def test_two_checkpoints_with_the_same_pretraining_seed_are_refused_by_name():
     """Two files of one experiment and one pretraining seed in a cell are two runs mixed together."""
     cfg = "1a2b3c4d" * 2

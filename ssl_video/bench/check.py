@@ -184,4 +184,9 @@ def decide(plan: BenchPlan) -> Decision:
             decision.pretrain.append(run)
         decision.skipped += [(ev.job.name, "result stored") for ev in evals if ev.job.name in complete]
         decision.evals += [(ev, None if done else run) for ev in missing]
+    for ev in plan.evals_of(None):  # random init: nothing to train, only results to store
+        if len(stored_results(store, ev)) == len(ev.keys):
+            decision.skipped.append((ev.job.name, "result stored"))
+        else:
+            decision.evals.append((ev, None))
     return decision

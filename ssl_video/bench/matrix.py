@@ -9,10 +9,16 @@ Example (``benchmarks/matrices/synthmotion_small.yaml`` is a complete one)::
       - recipe: vcop                 # pretext/vcop.yaml (or a YAML path)
         overrides: [task.params.clip_len=8]
       - {recipe: supervised, overrides: {task.params.num_classes: 12}}
+      - recipe: supervised           # a baseline trained on other classes, evaluated on the datasets
+        label: supervised_transfer
+        variant: transfer classes    # tables: "supervised (transfer classes)"
+        data: {name: ucf101, root: data/synthmotion_transfer, label: transfer}
+        overrides: {task.params.num_classes: 8}
     encoders:
       - {name: r3d_tiny, kwargs: {width: 16}}
     datasets:
       - {name: ucf101, root: data/synthmotion, fold: 1, label: synthmotion}
+    random_init: true                # evaluate each encoder at random init too (once per seed)
     seeds: [0, 1]
     protocols:
       - {name: retrieval_vcop, overrides: [clip_len=8, crop=56, resize=null]}
@@ -52,11 +58,19 @@ CONTROLLED_KEYS = (
 
 @dataclass
 class PretextEntry:
-    """One pretext task: a recipe under ``pretext/`` (or a YAML path) plus its own overrides."""
+    """One pretext task: a recipe under ``pretext/`` (or a YAML path) plus its own overrides.
+
+    ``variant``: shown after the method name in the tables (``o3n (contrast fusion)``), for a recipe
+    or data other than the paper's. ``data``: pretrain on this dataset (its fold's train split)
+    instead of each dataset of the matrix, once per encoder and seed, and evaluate that run on every
+    dataset of the matrix: a baseline trained on other classes, say.
+    """
 
     recipe: str = ""
     label: str = ""  # name in run dirs and checkpoint ids; default: the recipe's task name
     overrides: Any = field(default_factory=list)
+    variant: str = ""
+    data: DatasetEntry | None = None
 
 
 @dataclass
@@ -112,6 +126,9 @@ class Matrix:
     protocols: list[ProtocolEntry] = field(default_factory=list)
     pretrain_overrides: Any = field(default_factory=list)  # every pretraining run, before the task's
     eval: EvalSettings = field(default_factory=EvalSettings)
+    # Also evaluate each encoder at random init, once per seed (``ssl-video eval --random-init``):
+    # the row every other row's difference and significance is measured against.
+    random_init: bool = False
     out_root: str = "runs/bench"
     store: str = ""  # result store; default <out_root>/<name>/store
     tables: str = ""  # folder of collected tables; default <out_root>/<name>/tables
@@ -196,6 +213,13 @@ def _check_label(label: str, where: str) -> None:
         )
 
 
+def _check_dataset(ds: DatasetEntry, where: str) -> None:
+    if not ds.root:
+        raise ConfigError(f"{where}.root is required")
+    ds.label = ds.label or ds.name
+    _check_label(ds.label, f"{where}.label")
+
+
 def _check_unique(values: list[str], what: str, why: str = "") -> None:
     seen: set[str] = set()
     for v in values:
@@ -234,16 +258,15 @@ def matrix_from_dict(values: dict[str, Any], default_name: str = "") -> Matrix:
         _check_not_controlled(task.overrides, f"pretext[{i}].overrides")
         if task.label:
             _check_label(task.label, f"pretext[{i}].label")
+        if task.data is not None:
+            _check_dataset(task.data, f"pretext[{i}].data")
     for i, enc in enumerate(matrix.encoders):
         if not enc.name:
             raise ConfigError(f"encoders[{i}].name is required")
         enc.label = enc.label or enc.name
         _check_label(enc.label, f"encoders[{i}].label")
     for i, ds in enumerate(matrix.datasets):
-        if not ds.root:
-            raise ConfigError(f"datasets[{i}].root is required")
-        ds.label = ds.label or ds.name
-        _check_label(ds.label, f"datasets[{i}].label")
+        _check_dataset(ds, f"datasets[{i}]")
     for i, seed in enumerate(matrix.seeds):
         if seed < 0:
             raise ConfigError(f"seeds[{i}]: expected an integer >= 0, got {seed}")

@@ -3,8 +3,12 @@
 Every run becomes a :class:`ssl_video.slurm.Job` whose argv is an ``ssl-video`` command line, so
 the local executor and Slurm run the very same code. Names are deterministic:
 
-* run id ``<task>-<encoder>-<dataset>-s<seed>``; run dir ``<out_root>/<matrix>/<run id>``;
-* pretraining job ``pretrain-<run id>``; evaluation job ``eval-<run id>-<protocol>``;
+* run id ``<task>-<encoder>-<dataset>-s<seed>``; run dir ``<out_root>/<matrix>/<run id>``, where
+  the dataset is the one it pretrains on (a task's own ``data``, or each dataset of the matrix);
+* pretraining job ``pretrain-<run id>``; evaluation job ``eval-<run id>-<protocol>``, or
+  ``eval-<run id>-<dataset>-<protocol>`` when it evaluates on another dataset than it trained on;
+* random-init evaluations (``random_init: true``): ``eval-random_init-<encoder>-<dataset>-s<seed>-
+  <protocol>``, with no pretraining run;
 * checkpoint id in the store ``<matrix>-<task>-<encoder>-s<seed>`` (one per pretraining run; the
   store keeps datasets apart). Tables group rows by the checkpoint's (method, encoder), so the
   pretraining seeds of one row are averaged into mean ± std by :mod:`ssl_video.results.tables`.
@@ -18,7 +22,7 @@ from pathlib import Path
 from ..config import ConfigError, PretrainConfig, load_pretrain_config, parse_overrides, resolve_recipe
 from ..results.store import ResultKey
 from ..slurm import Job
-from .matrix import DatasetEntry, EncoderEntry, Matrix, format_override_value
+from .matrix import DatasetEntry, EncoderEntry, Matrix, PretextEntry, format_override_value
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,11 @@ class PretrainRun:
 
 @dataclass(frozen=True)
 class EvalRun:
-    """One evaluation job: a protocol on the encoder one :class:`PretrainRun` exports."""
+    """One evaluation job: a protocol on ``dataset`` of the encoder one :class:`PretrainRun` exports,
+    or (``run`` None) of a random-init encoder."""
 
-    run: PretrainRun
+    run: PretrainRun | None
+    dataset: DatasetEntry
     protocol: str
     version: int
     protocol_hash: str
@@ -61,8 +67,11 @@ class BenchPlan:
     pretrain: list[PretrainRun]
     evals: list[EvalRun]
 
-    def evals_of(self, run: PretrainRun) -> list[EvalRun]:
-        return [e for e in self.evals if e.run.run_id == run.run_id]
+    def evals_of(self, run: PretrainRun | None) -> list[EvalRun]:
+        """The evaluations of ``run``'s encoder; with None, the random-init evaluations."""
+        if run is None:
+            return [e for e in self.evals if e.run is None]
+        return [e for e in self.evals if e.run is not None and e.run.run_id == run.run_id]
 
 
 def _abs(path: str | Path) -> Path:
@@ -110,8 +119,9 @@ def _checked_protocols(matrix: Matrix) -> list:
     return protocols
 
 
-def _checked_tasks(matrix: Matrix) -> list[tuple[str, str, str, list[str]]]:
-    """(label, task name, recipe path, overrides) per pretext entry; labels and task names unique."""
+def _checked_tasks(matrix: Matrix) -> list[tuple[str, str, str, list[str], PretextEntry]]:
+    """(label, task name, recipe path, overrides, entry) per pretext entry; labels unique, and task
+    names unique among the entries that pretrain on the matrix's datasets with the same variant."""
     tasks = []
     for i, entry in enumerate(matrix.pretext):
         where = f"pretext[{i}]"
@@ -121,26 +131,29 @@ def _checked_tasks(matrix: Matrix) -> list[tuple[str, str, str, list[str]]]:
             method = _task_name(recipe, overrides, where)
         except ConfigError as e:
             raise ConfigError(e if str(e).startswith(where) else f"{where}: {e}") from None
-        tasks.append((entry.label or method, method, recipe, overrides))
-    for index, what, why in (
-        (1, "task", "; one setting per task in a matrix (its runs and table rows are named by the task): "
-         "run variants of one task as separate matrices"),
-        (0, "label", ""),
+        tasks.append((entry.label or method, method, recipe, overrides, entry))
+    for key, what, why in (
+        (lambda t: (t[1], t[4].variant, t[4].data.label if t[4].data else ""), "task",
+         "; one setting per task in a matrix (its runs and table rows are named by the task): "
+         "give a variant its own 'variant' (and 'label'), or run it as a separate matrix"),
+        (lambda t: t[0], "label", ""),
     ):  # fmt: skip
-        names = [t[index] for t in tasks]
+        names = [key(t) for t in tasks]
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup is not None:
-            raise ConfigError(f"pretext: two entries have the {what} {dup!r}{why}")
+            shown = dup[0] if isinstance(dup, tuple) else dup
+            raise ConfigError(f"pretext: two entries have the {what} {shown!r}{why}")
     return tasks
 
 
-def _eval_argv(matrix: Matrix, entry, ds: DatasetEntry, encoder_path: Path, checkpoint_id: str) -> tuple:
-    """``ssl-video eval`` arguments of one protocol entry on one run's encoder export."""
+def _eval_argv(matrix: Matrix, entry, ds: DatasetEntry, source: tuple, checkpoint_id: str) -> tuple:
+    """``ssl-video eval`` arguments of one protocol entry on one encoder; ``source`` names it
+    (``--checkpoint PATH [--variant TEXT]`` or ``--random-init NAME --encoder-kwargs ... --seed S``)."""
     ev = matrix.eval
     options = [f"{k}={format_override_value(v, f'options.{k}')}" for k, v in ds.options.items()]
     return (
         "eval", entry.name, *entry.overrides,
-        "--checkpoint", str(encoder_path), "--checkpoint-id", checkpoint_id,
+        *source, "--checkpoint-id", checkpoint_id,
         "--dataset", ds.name, "--root", str(_abs(ds.root)), "--fold", str(ds.fold), "--name", ds.label,
         "--store", str(_abs(matrix.store_dir)), "--cache", str(_abs(matrix.cache_dir)),
         *(arg for s in ev.seeds for arg in ("--eval-seed", str(s))),
@@ -165,9 +178,34 @@ def expand(matrix: Matrix) -> BenchPlan:
 
     pretrain: list[PretrainRun] = []
     evals: list[EvalRun] = []
-    for label, method, recipe, overrides in tasks:
+
+    def add_evals(run: PretrainRun | None, name: str, eval_datasets, source: tuple, checkpoint_id: str):
+        for ds in eval_datasets:
+            job_stem = name if run is None or ds.label == run.dataset.label else f"{name}-{ds.label}"
+            for entry, protocol in zip(matrix.protocols, protocols):
+                identity = (ds.label, ds.fold, checkpoint_id, protocol.name, protocol.version)
+                eval_seeds = evaluation_seeds(protocol, list(matrix.eval.seeds) or None)
+                evals.append(
+                    EvalRun(
+                        run=run,
+                        dataset=ds,
+                        protocol=protocol.name,
+                        version=protocol.version,
+                        protocol_hash=protocol_identity(protocol)["hash"],
+                        checkpoint_id=checkpoint_id,
+                        keys=tuple(ResultKey(*identity, s) for s in eval_seeds),
+                        job=Job(
+                            f"eval-{job_stem}-{protocol.name}",
+                            _eval_argv(matrix, entry, ds, source, checkpoint_id),
+                        ),
+                    )
+                )
+
+    for label, method, recipe, overrides, entry in tasks:
         for enc in matrix.encoders:
-            for ds in matrix.datasets:
+            # A task with its own data trains once on it and is evaluated on every dataset.
+            trainings = [(entry.data, matrix.datasets)] if entry.data else [(d, [d]) for d in matrix.datasets]
+            for ds, eval_datasets in trainings:
                 for seed in matrix.seeds:
                     run_id = f"{label}-{enc.label}-{ds.label}-s{seed}"
                     out_dir = _abs(matrix.bench_dir) / run_id
@@ -178,22 +216,17 @@ def expand(matrix: Matrix) -> BenchPlan:
                         job=Job(f"pretrain-{run_id}", ("pretrain", recipe, *argv, "--resume", "auto")),
                     )  # fmt: skip
                     pretrain.append(run)
+                    source = ("--checkpoint", str(run.encoder_path))
+                    if entry.variant:
+                        source += ("--variant", entry.variant)
                     checkpoint_id = f"{matrix.name}-{label}-{enc.label}-s{seed}"
-                    for entry, protocol in zip(matrix.protocols, protocols):
-                        identity = (ds.label, ds.fold, checkpoint_id, protocol.name, protocol.version)
-                        eval_seeds = evaluation_seeds(protocol, list(matrix.eval.seeds) or None)
-                        evals.append(
-                            EvalRun(
-                                run=run,
-                                protocol=protocol.name,
-                                version=protocol.version,
-                                protocol_hash=protocol_identity(protocol)["hash"],
-                                checkpoint_id=checkpoint_id,
-                                keys=tuple(ResultKey(*identity, s) for s in eval_seeds),
-                                job=Job(
-                                    f"eval-{run_id}-{protocol.name}",
-                                    _eval_argv(matrix, entry, ds, run.encoder_path, checkpoint_id),
-                                ),
-                            )
-                        )
+                    add_evals(run, run_id, eval_datasets, source, checkpoint_id)
+    if matrix.random_init:
+        for enc in matrix.encoders:
+            kwargs = format_override_value(enc.kwargs, "encoder.kwargs")
+            for ds in matrix.datasets:
+                for seed in matrix.seeds:
+                    source = ("--random-init", enc.name, "--encoder-kwargs", kwargs, "--seed", str(seed))
+                    name = f"random_init-{enc.label}-{ds.label}-s{seed}"
+                    add_evals(None, name, [ds], source, f"{matrix.name}-random_init-{enc.label}-s{seed}")
     return BenchPlan(matrix, pretrain, evals)

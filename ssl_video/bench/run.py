@@ -62,10 +62,17 @@ def _describe_plan(plan: BenchPlan, decision) -> str:
     for ev, dep in decision.evals:
         actions[ev.job.name] = "submit" + (f", after {dep.job.name}" if dep is not None else "")
     actions.update({name: f"skip: {why}" for name, why in decision.skipped})
-    rows = []
-    for run in plan.pretrain:
-        rows += [[job.name, actions[job.name]] for job in (run.job, *(ev.job for ev in plan.evals_of(run)))]
+    rows = [[job.name, actions[job.name]] for _, job in _jobs(plan)]
     return _table(["job", "action"], rows)
+
+
+def _jobs(plan: BenchPlan) -> list[tuple[str, object]]:
+    """(kind, job) of every job of the plan: each pretraining run followed by its evaluations, then
+    the random-init evaluations."""
+    jobs = []
+    for run in plan.pretrain:
+        jobs += [("pretrain", run.job), *(("eval", ev.job) for ev in plan.evals_of(run))]
+    return jobs + [("eval", ev.job) for ev in plan.evals_of(None)]
 
 
 def run_bench(
@@ -168,8 +175,8 @@ def job_outputs(plan: BenchPlan) -> dict[str, str]:
     outputs = {}
     for run in plan.pretrain:
         outputs[run.job.name] = pretrain_status(run)[1]
-        for ev in plan.evals_of(run):
-            outputs[ev.job.name] = f"{_stored(store, ev)}/{len(ev.keys)} results stored"
+    for ev in plan.evals:
+        outputs[ev.job.name] = f"{_stored(store, ev)}/{len(ev.keys)} results stored"
     return outputs
 
 
@@ -179,11 +186,10 @@ def print_status(matrix: Matrix, out: Printer = print) -> int:
     states = current_states(matrix)
     outputs = job_outputs(plan)
     rows, failed = [], 0
-    for run in plan.pretrain:
-        for kind, job in [("pretrain", run.job), *(("eval", ev.job) for ev in plan.evals_of(run))]:
-            record, state = states.get(job.name, (None, "not submitted"))
-            failed += state not in ACTIVE_STATES | {"COMPLETED", "not submitted"}
-            rows.append([job.name, kind, record.job_id if record else "-", state, outputs[job.name]])
+    for kind, job in _jobs(plan):
+        record, state = states.get(job.name, (None, "not submitted"))
+        failed += state not in ACTIVE_STATES | {"COMPLETED", "not submitted"}
+        rows.append([job.name, kind, record.job_id if record else "-", state, outputs[job.name]])
     out(_table(["job", "kind", "job id", "state", "output"], rows))
     store = ResultStore(matrix.store_dir)
     stored, total = sum(_stored(store, ev) for ev in plan.evals), sum(len(ev.keys) for ev in plan.evals)
@@ -204,7 +210,7 @@ def collect(matrix: Matrix, out: Printer = print) -> int:
     store = ResultStore(matrix.store_dir)
     status = 0
     for ds in matrix.datasets:
-        keys = [key for ev in plan.evals if ev.run.dataset.label == ds.label for key in ev.keys]
+        keys = [key for ev in plan.evals if ev.dataset.label == ds.label for key in ev.keys]
         present = [key for key in keys if store.exists(key)]
         if not present:
             out(f"{ds.label}: no results in {matrix.store_dir} yet (see ssl-video bench status)")

@@ -42,6 +42,9 @@ class CheckpointInfo:
     pretrain_seed: int | None = None
     step: int | None = None
     pretrain_config_hash: str | None = None  # the experiment, see :func:`pretrain_config_hash`
+    # What tables show after the method name, e.g. "contrast fusion" or "transfer classes": a recipe
+    # that is not the paper's, or a baseline trained on other data. Part of the row's identity.
+    variant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {
@@ -56,6 +59,8 @@ class CheckpointInfo:
             out["step"] = self.step
         if self.pretrain_config_hash is not None:
             out["pretrain_config_hash"] = self.pretrain_config_hash
+        if self.variant:
+            out["variant"] = self.variant
         return out
 
 
@@ -90,9 +95,10 @@ def pretrain_config_hash(config: Mapping[str, Any], data_fingerprint: str | None
 
 
 def checkpoint_info_from_export(
-    path: str | Path, export: dict, sha256: str, checkpoint_id: str | None = None
+    path: str | Path, export: dict, sha256: str, checkpoint_id: str | None = None, variant: str | None = None
 ):
-    """CheckpointInfo of a loaded encoder export (``load_encoder``'s second value).
+    """CheckpointInfo of a loaded encoder export (``load_encoder``'s second value); ``variant``: see
+    :class:`CheckpointInfo`.
 
     The experiment (``pretrain_config_hash``) comes from the export's ``info.config`` and
     ``info.data_fingerprint``; an export without a config has none (None).
@@ -111,6 +117,7 @@ def checkpoint_info_from_export(
         pretrain_seed=seed,
         step=info.get("step"),
         pretrain_config_hash=pretrain_config_hash(config, info.get("data_fingerprint")) if config else None,
+        variant=variant or None,
     )
 
 

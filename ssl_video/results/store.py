@@ -227,6 +227,8 @@ def validate_record(record: Any) -> None:
         _check_int(record, "checkpoint.step", optional=True)
     if "pretrain_config_hash" in record["checkpoint"]:  # optional: older records lack it
         _check_hex(record, "checkpoint.pretrain_config_hash", 16)
+    if "variant" in record["checkpoint"]:  # optional: what tables show after the method name
+        _check_str(record, "checkpoint.variant")
     _check_name(record, "protocol.name")
     _check_int(record, "protocol.version")
     _check_hex(record, "protocol.hash", 16)

@@ -109,19 +109,23 @@ class Row(NamedTuple):
     """One table row: a pretraining experiment of a (method, encoder).
 
     ``config_hash`` is the checkpoints' ``pretrain_config_hash`` (None for older records) and
-    ``step`` their training step (None when unknown); ``tag`` tells this row apart from the other
-    experiments of its (method, encoder), and is empty when there are none.
+    ``step`` their training step (None when unknown); ``variant`` what the checkpoints say sets this
+    experiment apart from the method's paper recipe (``CheckpointInfo.variant``; part of the row's
+    identity); ``tag`` is shown after the method: the variant, plus what tells this row apart from
+    the other experiments of its (method, encoder, variant); empty when there is nothing to say.
     """
 
     method: str
     encoder: str
     config_hash: str | None = None
     step: int | None = None
+    variant: str = ""  # the checkpoints' ``variant`` (e.g. "contrast fusion"); always shown
     tag: str = ""
 
     @property
     def label(self) -> str:
-        """The method as shown: ``vcop``, or ``vcop (step 100)`` next to other experiments."""
+        """The method as shown: ``vcop``, ``o3n (contrast fusion)``, or ``vcop (step 100)`` next to
+        other experiments."""
         return f"{self.method} ({self.tag})" if self.tag else self.method
 
 
@@ -287,17 +291,32 @@ def row_sort_key(row: Row) -> tuple:
     """Methods alphabetically, then the baselines in :data:`BASELINE_ORDER`; then encoder, config
     hash (unknown first) and step (unknown first)."""
     rank = BASELINE_ORDER.index(row.method) + 1 if row.method in BASELINE_ORDER else 0
-    return (rank, row.method, row.encoder, row.config_hash or "", -1 if row.step is None else row.step)
+    step = -1 if row.step is None else row.step
+    return (rank, row.method, row.encoder, row.variant, row.config_hash or "", step)
 
 
 def _experiment(record: Mapping[str, Any]) -> Row:
-    """The untagged row of a record: (method, encoder, pretrain_config_hash, step)."""
+    """The untagged row of a record: (method, encoder, pretrain_config_hash, step, variant)."""
     ckpt = record["checkpoint"]
-    return Row(ckpt["method"], ckpt["encoder"], ckpt.get("pretrain_config_hash"), ckpt.get("step"))
+    return Row(
+        ckpt["method"], ckpt["encoder"], ckpt.get("pretrain_config_hash"), ckpt.get("step"),
+        ckpt.get("variant") or "",
+    )  # fmt: skip
 
 
 def _tags(rows: Sequence[Row]) -> dict[Row, str]:
-    """Tags that tell apart the experiments of one (method, encoder): what differs among them."""
+    """Tags of the experiments of one (method, encoder): each row's variant, then what tells apart
+    the experiments that share it (config hash, step)."""
+    tags = {}
+    for variant in sorted({r.variant for r in rows}):
+        same = [r for r in rows if r.variant == variant]
+        for row, tag in _distinctions(same).items():
+            tags[row] = ", ".join(t for t in (variant, tag) if t)
+    return tags
+
+
+def _distinctions(rows: Sequence[Row]) -> dict[Row, str]:
+    """What differs among experiments of one (method, encoder, variant): their cfg hash and step."""
     if len(rows) == 1:
         return {rows[0]: ""}
     hashes = sorted({r.config_hash for r in rows if r.config_hash is not None})
@@ -431,6 +450,11 @@ def _footer(records: Sequence[Mapping[str, Any]], columns: Sequence[Column], dec
         "pretraining config hash (its config without seed and run-location fields, plus its data) and "
         "its step; several experiments of one method get a row each, tagged by what differs (cfg, step)."
     )
+    if any(r["checkpoint"].get("variant") for r in records):
+        rows += (
+            " A tag in words (e.g. 'contrast fusion') is the checkpoints' variant: what their recipe or "
+            "data does differently from the method's paper."
+        )
     unhashed = sum("pretrain_config_hash" not in r["checkpoint"] for r in records)
     if unhashed:
         rows += (
@@ -703,8 +727,8 @@ CSV_FIELDS = ("mean", "std", "n", "seeds", "folds", "diff", "diff_low", "diff_hi
 
 
 def to_csv(table: Table) -> str:
-    """One line per row: ``method``, ``encoder``, ``pretrain_config_hash`` and ``step`` (empty when
-    unknown), then for each column ``<label> mean``, ``std``, ``n``, ``seeds``, ``folds``, ``diff``,
+    """One line per row: ``method``, ``encoder``, ``pretrain_config_hash``, ``step`` (empty when
+    unknown) and ``variant`` (empty for none), then for each column ``<label> mean``, ``std``, ``n``, ``seeds``, ``folds``, ``diff``,
     ``diff_low``, ``diff_high``, ``significance`` and ``bold``; a last line with method ``chance``.
 
     ``mean`` is the mean of the fold means, ``std`` the seed spread the table shows after ± (empty
@@ -719,12 +743,13 @@ def to_csv(table: Table) -> str:
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = ["method", "encoder", "pretrain_config_hash", "step"]
+    header = ["method", "encoder", "pretrain_config_hash", "step", "variant"]
     for col in table.columns:
         header += [f"{col.label} {what}" for what in CSV_FIELDS]
     writer.writerow(header)
     for row in table.rows:
-        line = [row.method, row.encoder, row.config_hash or "", "" if row.step is None else str(row.step)]
+        step = "" if row.step is None else str(row.step)
+        line = [row.method, row.encoder, row.config_hash or "", step, row.variant]
         for col in table.columns:
             cell = table.cell(row, col)
             if cell is None:
@@ -741,7 +766,7 @@ def to_csv(table: Table) -> str:
                 line += [repr(comparison.difference), low, high, comparison.significance]
             line.append("1" if table.is_bold(row, col) else "")
         writer.writerow(line)
-    chance = [CHANCE_LABEL, "", "", ""]
+    chance = [CHANCE_LABEL, "", "", "", ""]
     for col in table.columns:
         chance += [repr(table.chance[col]) if col in table.chance else ""] + [""] * (len(CSV_FIELDS) - 1)
     writer.writerow(chance)
