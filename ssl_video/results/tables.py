@@ -728,8 +728,9 @@ CSV_FIELDS = ("mean", "std", "n", "seeds", "folds", "diff", "diff_low", "diff_hi
 
 def to_csv(table: Table) -> str:
     """One line per row: ``method``, ``encoder``, ``pretrain_config_hash``, ``step`` (empty when
-    unknown) and ``variant`` (empty for none), then for each column ``<label> mean``, ``std``, ``n``, ``seeds``, ``folds``, ``diff``,
-    ``diff_low``, ``diff_high``, ``significance`` and ``bold``; a last line with method ``chance``.
+    unknown) and ``variant`` (empty for none), then for each column ``<label> mean``, ``std``,
+    ``n``, ``seeds``, ``folds``, ``diff``, ``diff_low``, ``diff_high``, ``significance`` and
+    ``bold``; a last line with method ``chance``.
 
     ``mean`` is the mean of the fold means, ``std`` the seed spread the table shows after ± (empty
     when there is none), ``n`` the number of records, ``seeds`` the seeds per fold (``2``, or
