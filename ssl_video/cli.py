@@ -399,13 +399,14 @@ def cmd_data(args) -> int:
 def cmd_list(_args) -> int:
     from .datasets import list_datasets
     from .encoders import list_encoders
-    from .evaluation import list_protocols
+    from .evaluation import PROTOCOL_KINDS, list_protocols
     from .pretext import list_tasks
 
-    print("pretext tasks:", ", ".join(list_tasks()))
-    print("encoders:     ", ", ".join(list_encoders()))
-    print("datasets:     ", ", ".join(list_datasets()))
-    print("protocols:    ", ", ".join(list_protocols()))
+    print("pretext tasks: ", ", ".join(list_tasks()))
+    print("encoders:      ", ", ".join(list_encoders()))
+    print("datasets:      ", ", ".join(list_datasets()))
+    print("protocols:     ", ", ".join(list_protocols()))
+    print("protocol kinds:", ", ".join(PROTOCOL_KINDS.names()))
     return 0
 
 

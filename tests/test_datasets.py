@@ -419,7 +419,7 @@ def test_registry_errors_list_valid_choices(tmp_path, ucf_root):
         "unlabeled",
         "csv",
     } <= set(list_datasets())
-    with pytest.raises(DatasetError, match="valid names: .*ucf101"):
+    with pytest.raises(DatasetError, match="registered: .*ucf101"):
         load_dataset("ucf-101", ucf_root)
     with pytest.raises(DatasetError, match="valid splits: train, test, all"):
         load_dataset("ucf101", ucf_root, "val")

@@ -247,8 +247,8 @@ def test_entry_points_loaded_on_first_miss(monkeypatch):
         calls.append(group)
         return eps
 
-    monkeypatch.setattr(base, "entry_points", fake_entry_points)
-    monkeypatch.setattr(base, "_entry_points_loaded", False)
+    monkeypatch.setattr(ENCODERS, "_discover", fake_entry_points)
+    monkeypatch.setattr(ENCODERS, "_entry_points_loaded", False)
     try:
         create_encoder("r3d_tiny", width=4)  # a hit does not load plugins
         assert calls == []

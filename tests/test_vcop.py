@@ -102,9 +102,9 @@ def test_third_party_task_from_entry_point_and_broken_plugin(monkeypatch):
         EntryPoint("vcop_alias_test", "ssl_video.pretext.vcop:VCOP", "ssl_video.pretext"),
         EntryPoint("broken_test", "no_such_module_xyz:Task", "ssl_video.pretext"),
     ]
-    monkeypatch.setattr(base, "entry_points", lambda group: eps if group == "ssl_video.pretext" else [])
-    monkeypatch.setattr(base, "_ENTRY_POINTS_LOADED", False)
-    monkeypatch.setattr(base, "TASKS", dict(base.TASKS))
+    monkeypatch.setattr(base.TASKS, "_discover", lambda group: eps if group == "ssl_video.pretext" else [])
+    monkeypatch.setattr(base.TASKS, "_entry_points_loaded", False)
+    monkeypatch.setattr(base.TASKS, "_items", dict(base.TASKS._items))
     from ssl_video.pretext.vcop import VCOP
 
     monkeypatch.setattr(VCOP, "name", VCOP.name)  # registering under an alias renames; restored after

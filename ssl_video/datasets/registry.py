@@ -13,12 +13,11 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
+from ..registry import Registry
 from .locate import mostly_missing
 from .record import DatasetError, VideoDataset
 
@@ -35,8 +34,11 @@ class _Adapter:
     folds: tuple[int, ...] | None
 
 
-_ADAPTERS: dict[str, _Adapter] = {}
-_entry_points_loaded = False
+_ADAPTERS: Registry[_Adapter] = Registry(
+    "dataset",
+    ENTRY_POINT_GROUP,
+    wrap=lambda factory: _Adapter(factory, DEFAULT_SPLITS, None),  # an entry point's bare factory
+)
 
 
 def register_dataset(
@@ -51,35 +53,16 @@ def register_dataset(
     def decorator(factory: Callable[..., VideoDataset]) -> Callable[..., VideoDataset]:
         if name in _ADAPTERS and _ADAPTERS[name].factory is not factory:
             raise ValueError(f"dataset adapter {name!r} is already registered")
-        _ADAPTERS[name] = _Adapter(factory, tuple(splits), tuple(folds) if folds is not None else None)
+        if name not in _ADAPTERS:
+            _ADAPTERS.add(name, _Adapter(factory, tuple(splits), tuple(folds) if folds is not None else None))
         return factory
 
     return decorator
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _ADAPTERS:
-            continue
-        try:
-            obj = ep.load()
-        except Exception as e:  # a broken plugin must not break the built-in adapters
-            warnings.warn(
-                f"dataset adapter entry point {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=2
-            )
-            continue
-        if ep.name not in _ADAPTERS and callable(obj):
-            register_dataset(ep.name)(obj)
-
-
 def list_datasets() -> list[str]:
     """Names accepted by ``load_dataset`` (built-in and entry-point adapters), sorted."""
-    _load_entry_points()
-    return sorted(_ADAPTERS)
+    return _ADAPTERS.names()
 
 
 def _option_names(factory: Callable) -> tuple[list[str], bool]:
@@ -97,9 +80,8 @@ def load_dataset(name: str, root: str | Path, split: str = "train", fold: int = 
     seem to be). When more than half of the listed videos are missing the hint is logged as a warning
     and the dataset loads (``missing`` lists them).
     """
-    _load_entry_points()
-    if name not in _ADAPTERS:
-        raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(sorted(_ADAPTERS))}")
+    if not _ADAPTERS.knows(name):
+        raise DatasetError(_ADAPTERS.unknown(name))
     adapter = _ADAPTERS[name]
     if split not in adapter.splits:
         raise DatasetError(

@@ -16,15 +16,14 @@ Third-party packages register factories through the entry-point group ``ssl_vide
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import warnings
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 
 import torch
 from torch import nn
 from torchvision.models.video.resnet import BasicBlock, Bottleneck
+
+from ..registry import Registry
 
 ENTRY_POINT_GROUP = "ssl_video.encoders"
 
@@ -91,8 +90,7 @@ class EncoderArgumentError(TypeError, ValueError):
     """``create_encoder`` was given a keyword argument the factory does not accept."""
 
 
-ENCODERS: dict[str, Callable[..., VideoEncoder]] = {}
-_entry_points_loaded = False
+ENCODERS: Registry[Callable[..., VideoEncoder]] = Registry("encoder", ENTRY_POINT_GROUP)
 
 
 def register_encoder(name: str) -> Callable[[Callable[..., VideoEncoder]], Callable[..., VideoEncoder]]:
@@ -100,39 +98,12 @@ def register_encoder(name: str) -> Callable[[Callable[..., VideoEncoder]], Calla
 
     Registering a different factory under a name that is taken raises ValueError.
     """
-
-    def decorator(factory: Callable[..., VideoEncoder]) -> Callable[..., VideoEncoder]:
-        if name in ENCODERS and ENCODERS[name] is not factory:
-            owner = getattr(ENCODERS[name], "__module__", "?")
-            raise ValueError(f"encoder {name!r} is already registered (by {owner})")
-        ENCODERS[name] = factory
-        return factory
-
-    return decorator
-
-
-def _load_entry_points() -> None:
-    """Register third-party factories from the ``ssl_video.encoders`` entry-point group (once)."""
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in ENCODERS:
-            continue
-        try:
-            factory = ep.load()  # may register itself through @register_encoder
-        except Exception as e:  # a broken plugin must not break the built-in encoders
-            warnings.warn(f"encoder entry point {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=3)
-            continue
-        if ep.name not in ENCODERS and callable(factory):
-            register_encoder(ep.name)(factory)
+    return ENCODERS.register(name)
 
 
 def list_encoders() -> list[str]:
     """Names accepted by ``create_encoder`` (built-in and entry-point factories), sorted."""
-    _load_entry_points()
-    return sorted(ENCODERS)
+    return ENCODERS.names()
 
 
 def create_encoder(name: str, **kwargs) -> VideoEncoder:
@@ -144,14 +115,7 @@ def create_encoder(name: str, **kwargs) -> VideoEncoder:
         EncoderArgumentError (a TypeError and ValueError): a keyword the factory does not accept;
             the message names it and lists the accepted ones.
     """
-    if name not in ENCODERS:
-        _load_entry_points()
-    if name not in ENCODERS:
-        close = difflib.get_close_matches(name, list(ENCODERS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        known = ", ".join(sorted(ENCODERS))
-        raise UnknownEncoderError(f"unknown encoder {name!r}{hint} (registered: {known})")
-    factory = ENCODERS[name]
+    factory = ENCODERS.get_or_raise(name, UnknownEncoderError)
     params = inspect.signature(factory).parameters.values()
     accepted = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if not any(p.kind is p.VAR_KEYWORD for p in params):

@@ -1,22 +1,35 @@
-"""Optimizer and learning-rate schedule from OptimConfig (SGD or AdamW; linear warmup + cosine)."""
+"""Optimizer (a registry: sgd, adamw, entry points) and learning-rate schedule (linear warmup + cosine)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from ..config import ConfigError, OptimConfig
+from ..registry import Registry
+
+# ``factory(params, cfg: OptimConfig) -> torch.optim.Optimizer``; third-party optimizers register
+# through the ``ssl_video.optimizers`` entry-point group and read their settings from ``cfg``.
+OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer", "ssl_video.optimizers")
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+    )
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    if cfg.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-        )
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    raise ConfigError(f"optim.name={cfg.name!r} is not supported (use sgd or adamw)")
+    """The optimizer registered as ``cfg.name`` over ``params``."""
+    return OPTIMIZERS.get_or_raise(cfg.name, ConfigError, what=f"'optim.name={cfg.name}'")(params, cfg)
 
 
 def lr_factor(step: int, total_steps: int, cfg: OptimConfig) -> float:

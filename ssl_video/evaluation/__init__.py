@@ -1,5 +1,6 @@
-"""Evaluation: versioned protocols (retrieval, kNN, cached linear probe), the shared multi-clip
-feature extractor and its on-disk cache, and ``evaluate`` that runs any protocol."""
+"""Evaluation: versioned protocols (a registry of :class:`Protocol` kinds: retrieval, kNN, linear
+probes, finetuning, low-shot, and third-party ones), the shared multi-clip feature extractor and its
+on-disk cache, and ``evaluate`` that runs any protocol."""
 
 from .cache import FeatureCache, extract_features, state_dict_hash
 from .features import clip_indices, dense_window_indices, extract_video_features, multi_clip_indices, pool5
@@ -18,6 +19,7 @@ from .protocols import (
     list_protocols,
     load_protocol,
     protocol_identity,
+    register_protocol_kind,
 )
 from .retrieval import recall_at_k, recall_chance, recall_hits, run_retrieval
 from .runner import evaluate
@@ -47,6 +49,7 @@ __all__ = [
     "protocol_hash",
     "protocol_identity",
     "rank_neighbours",
+    "register_protocol_kind",
     "recall_at_k",
     "recall_chance",
     "recall_hits",

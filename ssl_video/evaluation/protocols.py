@@ -1,7 +1,8 @@
 """Evaluation protocols as versioned, declarative, frozen settings objects (PRETEXT_SPEC §12).
 
 A protocol YAML under the repo's ``evaluation/`` folder names its ``kind`` (``retrieval``, ``knn``,
-``linear``, ``finetune``, ``lowshot``), which selects the dataclass below; every other key must be a
+``linear``, ``finetune``, ``lowshot``, or one a third-party package registers:
+:data:`PROTOCOL_KINDS`), which selects the :class:`Protocol` subclass; every other key must be a
 field of that dataclass (an unknown key is a ``ConfigError`` naming the key and the closest valid
 ones). ``protocol_hash`` covers every resolved setting, so it changes whenever anything that could
 change a number changes.
@@ -16,11 +17,15 @@ Each protocol carries the same feature-extraction fields (``num_clips``, ``windo
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import numpy as np
 
 from ..config import REPO_ROOT, ConfigError, deep_merge, from_dict, load_yaml
+from ..registry import Registry
 from .protocol import protocol_hash
 
 PROTOCOL_DIR = REPO_ROOT / "evaluation"
@@ -55,10 +60,22 @@ def extraction_hash(extraction: Extraction) -> str:
     return protocol_hash(extraction)
 
 
+Split = tuple[np.ndarray, np.ndarray, np.ndarray]  # (features (N, D), labels (N,), usable (N,) bool)
+
+
 @dataclass(frozen=True)
-class _ExtractionFields:
-    """Identity plus the extraction fields every protocol kind shares (kept flat so YAMLs and
-    ``key=value`` overrides stay one level deep)."""
+class Protocol:
+    """Base class of every protocol kind: identity plus the extraction fields every kind shares
+    (kept flat so YAMLs and ``key=value`` overrides stay one level deep), and what the runner asks
+    of a kind (:func:`ssl_video.evaluation.evaluate` never tests for a class).
+
+    A kind registers itself with :func:`register_protocol_kind` (third-party packages: the
+    ``ssl_video.protocols`` entry-point group) and implements either :meth:`compute` (metrics from
+    cached per-video descriptors) or, with ``uses_cached_features`` False, :meth:`run_on_clips`.
+    """
+
+    # Whether results depend on the evaluation seed (training, drawing); False: one seed suffices.
+    stochastic: ClassVar[bool] = True
 
     name: str = ""
     version: int = 1
@@ -73,7 +90,9 @@ class _ExtractionFields:
     folds: tuple[int, ...] = (1,)
 
     def __post_init__(self):
-        expected = _KIND_OF[type(self)]
+        expected = getattr(type(self), "registered_kind", None)
+        if expected is None:
+            raise ConfigError(f"{type(self).__name__} is not a registered protocol kind")
         if self.kind != expected:
             raise ConfigError(
                 f"protocol.kind: {type(self).__name__} has kind {expected!r}, got {self.kind!r}"
@@ -106,9 +125,64 @@ class _ExtractionFields:
             feature=self.feature,
         )
 
+    def uses_cached_features(self) -> bool:
+        """True when the protocol works on cached test-time descriptors (no training on clips)."""
+        return True
 
+    def default_seeds(self) -> list[int]:
+        """Evaluation seeds run when none are requested (a stochastic protocol)."""
+        return [0]
+
+    def compute(self, train: Split, test: Split, num_classes: int, seed: int) -> tuple[dict, dict]:
+        """Metrics (name -> %) and per-test-video hits (name -> (N_test,) bool) from descriptors:
+        ``train`` is the gallery / memory bank / probe training set, ``test`` the evaluation set."""
+        raise NotImplementedError(f"protocol kind {self.kind!r} does not work on cached descriptors")
+
+    def run_on_clips(
+        self, encoder, train_records, test_records, num_classes: int, *, seed: int, backend: str,
+        num_workers: int, device: str,
+    ) -> tuple[dict, dict, dict]:  # fmt: skip
+        """(metrics, hits, details) of a protocol that trains on decoded clips; ``details`` holds
+        ``failed_train`` / ``failed_test`` (paths) and training statistics."""
+        raise NotImplementedError(f"protocol kind {self.kind!r} does not train on clips")
+
+    def chance(self, hits: dict, test_labels: list, gallery_labels: list, num_classes: int) -> dict:
+        """Chance level (%) of every metric with per-video ``hits``: top-k accuracy with k from the
+        metric's name (``top1``, ``top5``, low-shot's ``top1_<regime>``): a uniform random ranking
+        of the classes."""
+        from .knn import topk_chance
+
+        chance = {}
+        for name in hits:
+            match = re.match(r"top(\d+)(?:_|$)", name)
+            if match is None:
+                raise ValueError(f"no chance level is defined for metric {name!r} of {self.name}")
+            chance[name] = topk_chance((int(match.group(1)),), num_classes)[f"top{match.group(1)}"]
+        return chance
+
+
+def _set_kind(kind: str, cls: type[Protocol]) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Protocol)):
+        raise TypeError(f"protocol kind {kind!r}: {cls!r} is not a Protocol subclass")
+    cls.registered_kind = kind
+
+
+PROTOCOL_KINDS: Registry[type[Protocol]] = Registry(
+    "protocol kind",
+    "ssl_video.protocols",
+    accept=lambda obj: isinstance(obj, type) and issubclass(obj, Protocol),
+    on_register=_set_kind,
+)
+
+
+def register_protocol_kind(kind: str):
+    """Class decorator: ``@register_protocol_kind("knn")`` makes YAMLs with ``kind: knn`` load as it."""
+    return PROTOCOL_KINDS.register(kind)
+
+
+@register_protocol_kind("retrieval")
 @dataclass(frozen=True)
-class RetrievalProtocol(_ExtractionFields):
+class RetrievalProtocol(Protocol):
     """Nearest-neighbour retrieval (§12.A): test queries vs train gallery, cosine, R@k in %.
 
     center: before L2 normalisation, centre the queries by the query mean and the gallery by the
@@ -120,10 +194,23 @@ class RetrievalProtocol(_ExtractionFields):
     feature: str = "pool5"
     center: bool = False
     ks: tuple[int, ...] = (1, 5, 10, 20, 50)
+    stochastic: ClassVar[bool] = False
+
+    def compute(self, train: Split, test: Split, num_classes: int, seed: int) -> tuple[dict, dict]:
+        from .retrieval import retrieval_metrics
+
+        return retrieval_metrics(self, train, test)
+
+    def chance(self, hits: dict, test_labels: list, gallery_labels: list, num_classes: int) -> dict:
+        """R@k: the expected hit rate of k gallery videos (the usable train videos) drawn at random."""
+        from .retrieval import recall_chance
+
+        return recall_chance(test_labels, gallery_labels, self.ks)
 
 
+@register_protocol_kind("knn")
 @dataclass(frozen=True)
-class KnnProtocol(_ExtractionFields):
+class KnnProtocol(Protocol):
     """Weighted kNN classifier (InstDisc / solo-learn weighting) on L2-normalised features:
     each of the k nearest train videos votes exp(similarity / temperature) for its class;
     top1 / top5 in % on the test split."""
@@ -132,10 +219,16 @@ class KnnProtocol(_ExtractionFields):
     kind: str = "knn"
     k: int = 200
     temperature: float = 0.07
+    stochastic: ClassVar[bool] = False
+
+    def compute(self, train: Split, test: Split, num_classes: int, seed: int) -> tuple[dict, dict]:
+        from .knn import knn_metrics
+
+        return knn_metrics(self, train, test, num_classes)
 
 
 @dataclass(frozen=True)
-class _ClipTrainingFields(_ExtractionFields):
+class _ClipTrainingFields(Protocol):
     """Fields of the protocols that train on decoded clips (``transfer.py``): test views are
     ``num_clips`` evenly spaced clips x ``spatial_crops`` crops (1 or 3); ``flip`` mirrors training
     clips with probability 1/2 (off by default: it changes the label of direction classes such as
@@ -150,7 +243,19 @@ class _ClipTrainingFields(_ExtractionFields):
         if self.windows != "uniform" or self.feature != "pool":
             raise ConfigError(f"protocol: {what} needs windows=uniform and feature=pool")
 
+    def run_on_clips(
+        self, encoder, train_records, test_records, num_classes: int, *, seed: int, backend: str,
+        num_workers: int, device: str,
+    ) -> tuple[dict, dict, dict]:  # fmt: skip
+        from .transfer import run_clip_protocol
 
+        return run_clip_protocol(
+            self, encoder, train_records, test_records, num_classes, seed=seed, backend=backend,
+            num_workers=num_workers, device=device,
+        )  # fmt: skip
+
+
+@register_protocol_kind("linear")
 @dataclass(frozen=True)
 class LinearProtocol(_ClipTrainingFields):
     """Linear probe on the frozen encoder (§12.B), L2-normalised pooled features -> one nn.Linear
@@ -181,7 +286,16 @@ class LinearProtocol(_ClipTrainingFields):
                 "protocol: mode 'cached' uses centre crops without flips (spatial_crops=1, flip=false)"
             )
 
+    def uses_cached_features(self) -> bool:
+        return self.mode == "cached"
 
+    def compute(self, train: Split, test: Split, num_classes: int, seed: int) -> tuple[dict, dict]:
+        from .linear import linear_metrics
+
+        return linear_metrics(self, train, test, num_classes, seed)
+
+
+@register_protocol_kind("finetune")
 @dataclass(frozen=True)
 class FinetuneProtocol(_ClipTrainingFields):
     """Full finetuning (§12.C): encoder + dropout + Linear all train on one random clip per video per
@@ -206,9 +320,13 @@ class FinetuneProtocol(_ClipTrainingFields):
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"protocol.schedule: expected constant or cosine, got {self.schedule!r}")
 
+    def uses_cached_features(self) -> bool:
+        return False
 
+
+@register_protocol_kind("lowshot")
 @dataclass(frozen=True)
-class LowshotProtocol(_ExtractionFields):
+class LowshotProtocol(Protocol):
     """Low-shot linear probe on cached features (``lowshot.py``): ``shots`` videos per class and/or
     ``examples`` videos in all (SEVERE: 1000), one draw per evaluation seed; ``draws`` is how many
     seeds (0..draws-1) ``ssl-video eval`` runs by default. Metrics top1_<k>shot / top1_<n>ex in %."""
@@ -231,37 +349,34 @@ class LowshotProtocol(_ExtractionFields):
         if self.draws < 1:
             raise ConfigError("protocol.draws: must be >= 1")
 
+    def default_seeds(self) -> list[int]:
+        return list(range(self.draws))
 
-Protocol = RetrievalProtocol | KnnProtocol | LinearProtocol | FinetuneProtocol | LowshotProtocol
-PROTOCOL_KINDS: dict[str, type] = {
-    "retrieval": RetrievalProtocol,
-    "knn": KnnProtocol,
-    "linear": LinearProtocol,
-    "finetune": FinetuneProtocol,
-    "lowshot": LowshotProtocol,
-}
-_KIND_OF = {cls: kind for kind, cls in PROTOCOL_KINDS.items()}
+    def compute(self, train: Split, test: Split, num_classes: int, seed: int) -> tuple[dict, dict]:
+        from .lowshot import lowshot_metrics
+
+        return lowshot_metrics(self, train, test, num_classes, seed)
 
 
 def uses_cached_features(protocol: Protocol) -> bool:
     """True when the protocol works on cached test-time descriptors (no training on clips)."""
-    return not isinstance(protocol, FinetuneProtocol) and getattr(protocol, "mode", "cached") == "cached"
+    return protocol.uses_cached_features()
 
 
 def is_stochastic(protocol: Protocol) -> bool:
     """True when the protocol's numbers depend on its seed (training or drawing); retrieval and kNN
     are deterministic, so one seed is all they need."""
-    return not isinstance(protocol, RetrievalProtocol | KnnProtocol)
+    return protocol.stochastic
 
 
 def evaluation_seeds(protocol: Protocol, requested: list[int] | None) -> list[int]:
     """Seeds under which a protocol's results are run and stored: one (0) for deterministic protocols;
-    else ``requested``, or by default 0 (lowshot: its draws 0..draws-1)."""
-    if not is_stochastic(protocol):
+    else ``requested``, or by default :meth:`Protocol.default_seeds` (lowshot: its draws 0..draws-1)."""
+    if not protocol.stochastic:
         return [0]
     if requested:
         return sorted(set(requested))
-    return list(range(getattr(protocol, "draws", 1)))
+    return protocol.default_seeds()
 
 
 def protocol_identity(protocol: Protocol) -> dict[str, Any]:
@@ -296,6 +411,5 @@ def load_protocol(name_or_path: str | Path, overrides: dict[str, Any] | None = N
             )
     values = deep_merge(load_yaml(path), overrides or {})
     kind = values.get("kind")
-    if kind not in PROTOCOL_KINDS:
-        raise ConfigError(f"{path}: protocol.kind must be one of {', '.join(PROTOCOL_KINDS)}, got {kind!r}")
-    return from_dict(PROTOCOL_KINDS[kind], values, "protocol")
+    cls = PROTOCOL_KINDS.get_or_raise(str(kind), ConfigError, what=f"'protocol.kind={kind}' in {path}")
+    return from_dict(cls, values, "protocol")

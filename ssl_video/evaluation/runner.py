@@ -1,5 +1,6 @@
-"""One entry point for every protocol kind: descriptors once (through the cache), then the metric;
-or, for the protocols that train on clips (end-to-end linear probe, finetuning), ``transfer.py``.
+"""One entry point for every protocol kind: descriptors once (through the cache), then the kind's
+``compute``; or, for the kinds that train on clips (end-to-end linear probe, finetuning), their
+``run_on_clips``. The runner asks each protocol what to do; it never tests for a class.
 
 ``evaluate`` extracts the descriptors of the train and test splits together, as one cache entry
 keyed by the combined (train + test) dataset fingerprint, so retrieval, kNN and the cached linear
@@ -8,7 +9,6 @@ probe on one checkpoint decode every video once in total when their extraction s
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
@@ -18,20 +18,7 @@ from ..datasets import VideoDataset, dataset_fingerprint, load_dataset
 from ..datasets.fingerprint import file_digests
 from ..results.outcomes import per_video_section
 from .cache import FeatureCache, extract_features, state_dict_hash
-from .knn import knn_metrics, topk_chance
-from .linear import linear_metrics
-from .lowshot import lowshot_metrics
-from .protocols import (
-    KnnProtocol,
-    LinearProtocol,
-    LowshotProtocol,
-    Protocol,
-    RetrievalProtocol,
-    protocol_identity,
-    uses_cached_features,
-)
-from .retrieval import recall_chance, retrieval_metrics
-from .transfer import run_clip_protocol
+from .protocols import Protocol, protocol_identity
 
 
 def evaluate(
@@ -80,20 +67,20 @@ def evaluate(
     num_classes = len(train.classes)
     n_train = len(train.records)
     details: dict = {}
-    if uses_cached_features(protocol):
+    if protocol.uses_cached_features():
         metrics, hits, ok = _cached_protocol(
             protocol, encoder, checkpoint_hash, dataset, combined.records, fingerprint, n_train,
             num_classes, cache, backend, num_workers, device, seed,
         )  # fmt: skip
     else:
-        metrics, hits, details = run_clip_protocol(
-            protocol, encoder, train.records, test.records, num_classes, seed=seed, backend=backend,
+        metrics, hits, details = protocol.run_on_clips(
+            encoder, train.records, test.records, num_classes, seed=seed, backend=backend,
             num_workers=num_workers, device=device,
         )  # fmt: skip
         failed = set(details.pop("failed_train")) | set(details.pop("failed_test"))
         ok = np.array([r.path not in failed for r in combined.records], dtype=bool)
     gallery = [r.label for r, good in zip(train.records, ok[:n_train]) if good]  # train videos with features
-    chance = _chance(protocol, hits, [r.label for r in test.records], gallery, num_classes)
+    chance = protocol.chance(hits, [r.label for r in test.records], gallery, num_classes)
     failed_train = [r.path for r, good in zip(train.records, ok[:n_train]) if not good]
     failed_test = [r.path for r, good in zip(test.records, ok[n_train:]) if not good]
     return {
@@ -136,29 +123,4 @@ def _cached_protocol(
     labels = np.array([r.label for r in records], dtype=np.int64)
     split_train = (features[:n_train], labels[:n_train], ok[:n_train])
     split_test = (features[n_train:], labels[n_train:], ok[n_train:])
-    if isinstance(protocol, RetrievalProtocol):
-        metrics, hits = retrieval_metrics(protocol, split_train, split_test)
-    elif isinstance(protocol, KnnProtocol):
-        metrics, hits = knn_metrics(protocol, split_train, split_test, num_classes)
-    elif isinstance(protocol, LinearProtocol):
-        metrics, hits = linear_metrics(protocol, split_train, split_test, num_classes, seed)
-    elif isinstance(protocol, LowshotProtocol):
-        metrics, hits = lowshot_metrics(protocol, split_train, split_test, num_classes, seed)
-    else:
-        raise TypeError(f"not a protocol: {type(protocol).__name__}")
-    return metrics, hits, ok
-
-
-def _chance(protocol, hits: dict, test_labels: list, gallery_labels: list, num_classes: int) -> dict:
-    """Chance level (%) of every metric that has per-video ``hits``: R@k for retrieval (gallery: the
-    usable train videos), else top-k accuracy with k from the metric's name (``top1``, ``top5``,
-    low-shot's ``top1_<regime>``)."""
-    if isinstance(protocol, RetrievalProtocol):
-        return recall_chance(test_labels, gallery_labels, protocol.ks)
-    chance = {}
-    for name in hits:
-        match = re.match(r"top(\d+)(?:_|$)", name)
-        if match is None:
-            raise ValueError(f"no chance level is defined for metric {name!r} of {protocol.name}")
-        chance[name] = topk_chance((int(match.group(1)),), num_classes)[f"top{match.group(1)}"]
-    return chance
+    return (*protocol.compute(split_train, split_test, num_classes, seed), ok)

@@ -16,11 +16,8 @@ device (the engine converts every uint8 tensor). Clips are (C, T, H, W) per samp
 
 from __future__ import annotations
 
-import difflib
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +25,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, from_dict
+from ..registry import Registry
 from ..video import VideoMeta
 
 
@@ -121,55 +119,30 @@ class PretextTask(ABC):
         """Optional hook (e.g. re-clustering) called by the engine before each epoch."""
 
 
-TASKS: dict[str, type[PretextTask]] = {}
-_ENTRY_POINTS_LOADED = False
+def _named(name: str, cls: type[PretextTask]) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, PretextTask)):
+        raise TypeError(f"pretext task {name!r}: {cls!r} is not a PretextTask subclass")
+    cls.name = name
+
+
+TASKS: Registry[type[PretextTask]] = Registry(
+    "pretext task",
+    "ssl_video.pretext",
+    accept=lambda obj: isinstance(obj, type) and issubclass(obj, PretextTask),
+    on_register=_named,
+)
 
 
 def register_task(name: str):
     """Class decorator: ``@register_task("vcop")`` makes the task creatable by name."""
-
-    def decorator(cls: type[PretextTask]) -> type[PretextTask]:
-        if name in TASKS and TASKS[name] is not cls:
-            raise ValueError(f"pretext task {name!r} is already registered by {TASKS[name].__module__}")
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return decorator
-
-
-def _load_entry_points() -> None:
-    """Register third-party tasks from the ``ssl_video.pretext`` entry-point group (once)."""
-    global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
-        return
-    _ENTRY_POINTS_LOADED = True
-    for ep in entry_points(group="ssl_video.pretext"):
-        if ep.name in TASKS:
-            continue
-        try:
-            cls = ep.load()
-        except Exception as e:  # a broken plugin must not break the built-in tasks
-            warnings.warn(f"pretext entry point {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=3)
-            continue
-        if ep.name not in TASKS and isinstance(cls, type) and issubclass(cls, PretextTask):
-            register_task(ep.name)(cls)
+    return TASKS.register(name)
 
 
 def list_tasks() -> list[str]:
-    _load_entry_points()
-    return sorted(TASKS)
+    return TASKS.names()
 
 
 def create_task(name: str, params: dict[str, Any] | None = None) -> PretextTask:
     """Build a registered task; ``params`` are checked against its ``Params`` dataclass."""
-    if name not in TASKS:
-        _load_entry_points()
-    if name not in TASKS:
-        close = difflib.get_close_matches(name, list(TASKS), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(
-            f"unknown pretext task 'task.name={name}'{hint} (known: {', '.join(sorted(TASKS))})"
-        )
-    cls = TASKS[name]
+    cls = TASKS.get_or_raise(name, ConfigError, what=f"'task.name={name}'", cutoff=0.4)
     return cls(from_dict(cls.Params, params or {}, "task.params"))

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..config import ConfigError
+from ..registry import Registry
 from .cluster import SubmissionError, check_profile, query_partitions, require_slurm, sbatch_error_line
 from .job import Job, JobFailed
 from .profile import ClusterProfile
@@ -292,14 +293,19 @@ class SlurmLauncher:
         )
 
 
+# ``factory(log_dir, profile) -> launcher``; third-party executors register through the
+# ``ssl_video.launchers`` entry-point group.
+LAUNCHERS: Registry[Callable[..., LocalLauncher | SlurmLauncher]] = Registry(
+    "executor", "ssl_video.launchers"
+)
+LAUNCHERS.add("local", lambda log_dir, profile=None: LocalLauncher(log_dir))
+LAUNCHERS.add("subprocess", lambda log_dir, profile=None: LocalLauncher(log_dir, in_subprocess=True))
+LAUNCHERS.add("slurm", lambda log_dir, profile=None: SlurmLauncher(log_dir, profile))
+
+
 def make_launcher(
     executor: str, log_dir: str | Path, profile: ClusterProfile | None = None
 ) -> LocalLauncher | SlurmLauncher:
-    """``local`` (in-process, the default), ``subprocess`` (a child process per job) or ``slurm``."""
-    if executor == "local":
-        return LocalLauncher(log_dir)
-    if executor == "subprocess":
-        return LocalLauncher(log_dir, in_subprocess=True)
-    if executor == "slurm":
-        return SlurmLauncher(log_dir, profile)
-    raise ConfigError(f"unknown executor {executor!r} (choose local, subprocess or slurm)")
+    """``local`` (in-process, the default), ``subprocess`` (a child process per job), ``slurm``, or a
+    registered third-party executor."""
+    return LAUNCHERS.get_or_raise(executor, ConfigError)(log_dir, profile)

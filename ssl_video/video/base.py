@@ -24,6 +24,8 @@ from typing import ClassVar
 import av
 import numpy as np
 
+from ..registry import Registry
+
 # Seconds of audio decoded before a window's start when a backend seeks: decoders need a little history
 # after a jump (Opus pre-roll is 80 ms; the MP3 bit reservoir and the AAC overlap are about one frame).
 AUDIO_PREROLL_S = 0.25
@@ -216,20 +218,21 @@ class VideoReader(ABC):
             raise ValueError(f"{self.path}: reader is closed")
 
 
-BACKENDS: dict[str, type[VideoReader]] = {}
+BACKENDS: Registry[type[VideoReader]] = Registry(
+    "video backend",
+    "ssl_video.video_backends",
+    accept=lambda obj: isinstance(obj, type) and issubclass(obj, VideoReader),
+)
 
 
 def register_backend(cls: type[VideoReader]) -> type[VideoReader]:
     """Class decorator: make ``cls`` available to :func:`open_video` under ``cls.backend``."""
-    BACKENDS[cls.backend] = cls
-    return cls
+    return BACKENDS.add(cls.backend, cls)
 
 
 def open_video(path: str | os.PathLike, backend: str = "decord") -> VideoReader:
     """Open ``path`` with ``backend``; ValueError for an unknown backend, VideoDecodeError for a bad file."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(sorted(BACKENDS))}")
-    return BACKENDS[backend](path)
+    return BACKENDS.get_or_raise(backend, ValueError)(path)
 
 
 def read_metadata(path: str | os.PathLike, backend: str = "decord") -> VideoMeta:
