@@ -157,3 +157,34 @@ def test_random_init_is_an_experiment_of_its_encoder():
     )
     with pytest.raises(TypeError):
         random_init_info("r3d_tiny", 0, ["width", 16])
+
+
+def test_paths_under_the_working_directory_are_stored_relative(tmp_path, monkeypatch):
+    """A record committed with a repository names no machine folder: the checkpoint's path and the
+    failed videos' paths under the working directory become relative; others stay as given."""
+    from ssl_video.results.record import CheckpointInfo, portable_path
+
+    monkeypatch.chdir(tmp_path)
+    inside = tmp_path / "runs" / "bench" / "encoder.pt"
+    assert portable_path(inside) == "runs/bench/encoder.pt"
+    assert portable_path("runs/x.pt") == "runs/x.pt"
+    assert portable_path("/elsewhere/x.pt") == "/elsewhere/x.pt"
+    evaluation = {
+        "protocol": {"name": "knn", "version": 1, "hash": "0" * 16, "settings": {}},
+        "dataset": {"fold": 1},
+        "dataset_fingerprint": "f" * 64,
+        "seed": 0,
+        "metrics": {"top1": 100.0},
+        "per_video": {"n": 1, "ids_sha256": "e" * 64, "outcomes": {"top1": "1"}},
+        "chance": {"top1": 25.0},
+        "n_train": 1,
+        "n_test": 1,
+        "failed": [str(tmp_path / "data" / "a.mp4")],
+        "checkpoint_hash": "a" * 64,
+        "seconds": 0.1,
+    }
+    info = CheckpointInfo(id="c", method="vcop", encoder="r3d_tiny", path=str(inside), sha256="a" * 64)
+    record = make_record(evaluation, info, "synth", "ucf101", {})
+    validate_record(record)
+    assert record["checkpoint"]["path"] == "runs/bench/encoder.pt"
+    assert record["config"]["failed"] == ["data/a.mp4"]
