@@ -401,3 +401,28 @@ def test_random_init_rows_and_a_baseline_pretrained_on_other_data(tiny_synth, tm
     assert all(r["knn@v1 top1 n"] == "2" for r in rows)
     md = table.with_suffix(".md").read_text()
     assert "| supervised (other data) | r3d_tiny |" in md and "variant" in md
+
+
+def test_published_synthmotion_matrix_expands_to_every_row():
+    """benchmarks/matrices/synthmotion_cpu.yaml: 7 pretraining entries x 3 seeds, random init x 3,
+    2 protocols; the transfer row trains on its own root and O3N's row names its fusion."""
+    plan = expand(load_matrix("benchmarks/matrices/synthmotion_cpu.yaml"))
+    assert len(plan.pretrain) == 7 * 3 and len(plan.evals) == (7 + 1) * 3 * 2
+    methods = sorted({(r.task, r.method) for r in plan.pretrain})
+    assert methods == [
+        ("o3n", "o3n"), ("opn", "opn"), ("shuffle_learn", "shuffle_learn"), ("speednet", "speednet"),
+        ("supervised", "supervised"), ("supervised_transfer", "supervised"), ("vcop", "vcop"),
+    ]  # fmt: skip
+    transfer = [r for r in plan.pretrain if r.task == "supervised_transfer"]
+    assert all(r.config.data.root.endswith("data/synthmotion_transfer") for r in transfer)
+    assert all(r.config.task.params["num_classes"] == 8 for r in transfer)
+    parser = build_parser()
+    for ev in plan.evals:
+        args = parser.parse_args(list(ev.job.argv))
+        assert args.root.endswith("data/synthmotion") and args.name == "synthmotion"
+        task = ev.run.task if ev.run is not None else "random_init"
+        assert args.variant == {"o3n": "contrast fusion", "supervised_transfer": "transfer classes"}.get(task)
+    o3n = next(r for r in plan.pretrain if r.task == "o3n")
+    assert o3n.config.task.params["fusion"] == "contrast"
+    speednet = next(r for r in plan.pretrain if r.task == "speednet")
+    assert list(speednet.config.task.params["scale"]) == [1.0, 1.0]  # full-frame views (shortcut audit)

@@ -97,21 +97,7 @@ def test_checkpoint_info_from_a_real_export_carries_the_hash(tmp_path):
     assert info0.pretrain_config_hash == info1.pretrain_config_hash  # two seeds, one experiment
     assert (info0.step, info0.pretrain_seed, info1.pretrain_seed) == (12, 0, 1)
     assert info0.as_dict()["pretrain_config_hash"] == info0.pretrain_config_hash
-    evaluation = {
-        "protocol": {"name": "knn", "version": 1, "hash": "0" * 16, "settings": {}},
-        "dataset": {"fold": 1},
-        "dataset_fingerprint": FINGERPRINT,
-        "seed": 0,
-        "metrics": {"top1": 100.0},
-        "per_video": {"n": 1, "ids_sha256": "e" * 64, "outcomes": {"top1": "1"}},
-        "chance": {"top1": 25.0},
-        "n_train": 1,
-        "n_test": 1,
-        "failed": [],
-        "checkpoint_hash": "a" * 64,
-        "seconds": 0.1,
-    }
-    validate_record(make_record(evaluation, info0, "synth", "ucf101", {}))
+    validate_record(make_record(evaluation_output(), info0, "synth", "ucf101", {}))
 
 
 def test_training_checkpoint_has_the_same_experiment_as_its_export(tmp_path):
@@ -157,3 +143,39 @@ def test_random_init_is_an_experiment_of_its_encoder():
     )
     with pytest.raises(TypeError):
         random_init_info("r3d_tiny", 0, ["width", 16])
+
+
+def test_paths_under_the_working_directory_are_stored_relative(tmp_path, monkeypatch):
+    """A record committed with a repository names no machine folder: the checkpoint's path and the
+    failed videos' paths under the working directory become relative; others stay as given."""
+    from ssl_video.results.record import CheckpointInfo, portable_path
+
+    monkeypatch.chdir(tmp_path)
+    inside = tmp_path / "runs" / "bench" / "encoder.pt"
+    assert portable_path(inside) == "runs/bench/encoder.pt"
+    assert portable_path("runs/x.pt") == "runs/x.pt"
+    assert portable_path("/elsewhere/x.pt") == "/elsewhere/x.pt"
+    evaluation = evaluation_output(failed=[str(tmp_path / "data" / "a.mp4")])
+    info = CheckpointInfo(id="c", method="vcop", encoder="r3d_tiny", path=str(inside), sha256="a" * 64)
+    record = make_record(evaluation, info, "synth", "ucf101", {})
+    validate_record(record)
+    assert record["checkpoint"]["path"] == "runs/bench/encoder.pt"
+    assert record["config"]["failed"] == ["data/a.mp4"]
+
+
+def evaluation_output(failed=()) -> dict:
+    """A minimal ``evaluate`` output: one test video, kNN top1."""
+    return {
+        "protocol": {"name": "knn", "version": 1, "hash": "0" * 16, "settings": {}},
+        "dataset": {"fold": 1},
+        "dataset_fingerprint": FINGERPRINT,
+        "seed": 0,
+        "metrics": {"top1": 100.0},
+        "per_video": {"n": 1, "ids_sha256": "e" * 64, "outcomes": {"top1": "1"}},
+        "chance": {"top1": 25.0},
+        "n_train": 1,
+        "n_test": 1,
+        "failed": list(failed),
+        "checkpoint_hash": "a" * 64,
+        "seconds": 0.1,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -139,17 +140,31 @@ def random_init_info(encoder: str, seed: int, kwargs: Mapping[str, Any] | None =
     )
 
 
+def portable_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when it lies under it (a record committed with a
+    repository then names no machine folder); other paths as given."""
+    absolute = Path(os.path.abspath(Path(path).expanduser()))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def make_record(
     evaluation: dict, checkpoint: CheckpointInfo, dataset_name: str, adapter: str, config: dict
 ) -> dict:
     """A result record from ``evaluate``'s output; ``config`` holds the resolved run settings.
 
-    The record carries the evaluation's per-video outcomes (``per_video``) and chance levels
-    (``chance``) as they are: see :mod:`ssl_video.results.outcomes`.
+    Paths (the checkpoint's, failed videos') under the working directory are stored relative to it
+    (:func:`portable_path`). The record carries the evaluation's per-video outcomes (``per_video``)
+    and chance levels (``chance``) as they are: see :mod:`ssl_video.results.outcomes`.
     """
+    ckpt = checkpoint.as_dict()
+    if ckpt["path"] is not None:
+        ckpt["path"] = portable_path(ckpt["path"])
     return {
         "schema": SCHEMA,
-        "checkpoint": checkpoint.as_dict(),
+        "checkpoint": ckpt,
         "protocol": evaluation["protocol"],
         "dataset": {
             "name": dataset_name,
@@ -168,7 +183,7 @@ def make_record(
             **config,
             "n_train": evaluation["n_train"],
             "n_test": evaluation["n_test"],
-            "failed": evaluation["failed"],
+            "failed": [portable_path(p) for p in evaluation["failed"]],
             "checkpoint_hash": evaluation["checkpoint_hash"],
         },
         "wall_time_s": evaluation["seconds"],
