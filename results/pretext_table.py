@@ -69,8 +69,9 @@ def render(folder: Path, title: str) -> str:
     lines += [
         "",
         "- Held-out pretext acc: on the videos held out from pretraining (`data.val_videos`, drawn at"
-        " random from the train split), one sample per video; – where a run held none out (the"
-        " supervised rows, whose probe results are the main table). Chance: always the most frequent answer.",
+        " random from the train split), one sample per video; – where a run held none out. Supervised"
+        " runs hold none out and are not listed: their probe results are the main table. Chance:"
+        " always the most frequent answer.",
         f"- Source: `{folder.as_posix()}/<run id>.json` (each run's summary.json) and `.config.yaml` (its"
         " resolved config), copied by `results/pretext_table.py` from the matrix's run dirs.",
         "",
